@@ -1,0 +1,93 @@
+"""Settings of the desk app, from the environment (prefix HELPDESK_) and an optional .env file.
+
+Secrets that are not given (the Rasa API token, the cookie signing key) are generated on first run
+and kept in var/secrets.json (mode 600), so restarts keep sessions and the Rasa token stable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge_base import config as kb_config
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
+
+
+def load_or_create_secrets(var_dir: Path) -> dict[str, str]:
+    """Generated secrets, created once per installation."""
+    path = var_dir / "secrets.json"
+    data: dict[str, str] = {}
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    for key in ("rasa_token", "secret_key"):
+        if not data.get(key):
+            data[key] = secrets.token_urlsafe(32)
+            changed = True
+    if changed:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    return data
+
+
+class Settings(BaseSettings):
+    """All configuration of the desk process (and of `helpdesk run`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Field(default_factory=kb_config.var_dir)
+    database_url: str = Field(default_factory=kb_config.database_url)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_port: int = 5005
+    rasa_token: str = ""
+    rasa_timeout_seconds: float = 15.0
+    action_server_url: str = "http://127.0.0.1:5055"
+    action_server_port: int = 5055
+    secret_key: str = ""
+    cookie_secure: bool = False
+    university_name: str = "示例大学"
+    webchat_rate_limit: int = 12
+    webchat_rate_window_seconds: float = 20.0
+
+    @field_validator("rasa_token", "secret_key")
+    @classmethod
+    def _no_placeholder(cls, value: str) -> str:
+        if value and value.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("replace the placeholder secret with a real random value (or leave it empty)")
+        return value
+
+    def with_generated_secrets(self) -> Settings:
+        """A copy where missing secrets are filled from var/secrets.json (created if needed)."""
+        if self.rasa_token and self.secret_key:
+            return self
+        generated = load_or_create_secrets(self.var_dir)
+        return self.model_copy(
+            update={
+                "rasa_token": self.rasa_token or generated["rasa_token"],
+                "secret_key": self.secret_key or generated["secret_key"],
+            }
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, with secrets resolved."""
+    return Settings().with_generated_secrets()

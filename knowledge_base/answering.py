@@ -1,0 +1,242 @@
+"""The knowledge base as the bot and the desk use it: FAQ decisions, FAQ answers, service cards.
+
+:class:`KnowledgeBase` reads the database at run time. It keeps a retriever and a catalog matcher in
+memory and rebuilds them when the KB revision counter moves, so an admin's edit is live for the very
+next message, with no retraining of the Rasa model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge_base import repository
+from knowledge_base import text as kbtext
+from knowledge_base.models import Department, Faq, Service, Synonym
+from knowledge_base.retrieval import FaqDoc, FaqMatch, FaqRetriever
+
+logger = logging.getLogger(__name__)
+
+MODE_LABELS = {"offline": "线下办理", "online": "线上办理", "offline_or_online": "线上或线下均可"}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Retrieval score cut-offs: answer at once, suggest the top 3, or admit not knowing."""
+
+    answer: float = 0.55
+    suggest: float = 0.30
+    margin: float = 0.04
+
+
+@dataclass(frozen=True)
+class FaqAnswer:
+    """A published FAQ entry, ready to show."""
+
+    faq_id: str
+    question: str
+    answer: str
+    department_id: str | None
+    department_name: str
+    service_id: str | None
+
+
+@dataclass(frozen=True)
+class FaqDecision:
+    """What to do with a student's question."""
+
+    kind: Literal["answer", "suggest", "none"]
+    matches: list[FaqMatch] = field(default_factory=list)
+    answer: FaqAnswer | None = None
+
+    @property
+    def top_score(self) -> float:
+        return self.matches[0].score if self.matches else 0.0
+
+
+@dataclass(frozen=True)
+class ServiceCard:
+    """The 一次性告知 card of a catalog service: what to bring, where, when, how long."""
+
+    service_id: str
+    name: str
+    department: str
+    location: str
+    hours: str
+    materials: list[str]
+    duration: str
+    processing_time: str
+    mode: str
+    phone: str
+    bookable: bool
+
+    def materials_text(self) -> str:
+        if not self.materials:
+            return "无需特别材料"
+        return "；".join(f"{i}. {m}" for i, m in enumerate(self.materials, 1))
+
+
+class _Snapshot:
+    def __init__(self, revision: int, retriever: FaqRetriever, matcher: CatalogMatcher) -> None:
+        self.revision = revision
+        self.retriever = retriever
+        self.matcher = matcher
+
+
+class CatalogMatcher:
+    """Finds catalog services named in a message with spaCy's PhraseMatcher (names and aliases)."""
+
+    def __init__(self, services: dict[str, list[str]]) -> None:
+        from spacy.matcher import PhraseMatcher
+
+        nlp = kbtext.nlp()
+        kbtext.add_terms(t for terms in services.values() for t in terms)
+        self._matcher = PhraseMatcher(nlp.vocab)
+        self._terms = services
+        for service_id, terms in services.items():
+            patterns = [nlp.make_doc(kbtext.normalize(t)) for t in terms if t.strip()]
+            if patterns:
+                self._matcher.add(service_id, patterns)
+
+    def find(self, message: str) -> list[str]:
+        """Service ids named in the message, longest mention first, without repeats."""
+        nlp = kbtext.nlp()
+        doc = nlp.make_doc(kbtext.normalize(message))
+        hits = sorted(self._matcher(doc), key=lambda h: (h[2] - h[1]), reverse=True)
+        found: list[str] = []
+        for match_id, _start, _end in hits:
+            sid = nlp.vocab.strings[match_id]
+            if sid not in found:
+                found.append(sid)
+        if not found:  # segmentation may hide a term inside a longer word: fall back to substrings
+            norm = kbtext.normalize(message)
+            for sid, terms in self._terms.items():
+                if any(kbtext.normalize(t) in norm for t in terms if len(t) >= 2):
+                    found.append(sid)
+        return found
+
+
+class KnowledgeBase:
+    """Run-time access to FAQ answers and the service catalog, always current with the database."""
+
+    def __init__(self, session_factory: sessionmaker, thresholds: Thresholds | None = None) -> None:
+        self._sessions = session_factory
+        self.thresholds = thresholds or Thresholds()
+        self._snapshot: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- cache -------------------------------------------------------------------------------------
+    def _current(self, session: Session) -> _Snapshot:
+        revision = repository.current_revision(session)
+        snap = self._snapshot
+        if snap is not None and snap.revision == revision:
+            return snap
+        with self._lock:
+            snap = self._snapshot
+            if snap is not None and snap.revision == revision:
+                return snap
+            snap = self._build(session, revision)
+            self._snapshot = snap
+            return snap
+
+    def _build(self, session: Session, revision: int) -> _Snapshot:
+        services = session.scalars(select(Service)).all()
+        departments = session.scalars(select(Department)).all()
+        synonyms = {s.variant: s.canonical for s in session.scalars(select(Synonym))}
+        terms = [t for s in services for t in (s.name, *s.aliases)]
+        terms += [t for d in departments for t in (d.name, *d.aliases)]
+        terms += list(synonyms.values()) + list(synonyms.keys())
+        kbtext.add_terms(terms)
+        docs = [
+            FaqDoc(
+                faq_id=f.id,
+                question=f.question,
+                similar=tuple(f.similar or ()),
+                answer=f.answer,
+                tags=tuple(f.tags or ()),
+                department_id=f.department_id,
+                service_id=f.service_id,
+            )
+            for f in session.scalars(select(Faq).where(Faq.published.is_(True)).order_by(Faq.id))
+        ]
+        matcher = CatalogMatcher({s.id: [s.name, *s.aliases] for s in services})
+        logger.info("knowledge base index rebuilt: revision %s, %d FAQ entries", revision, len(docs))
+        return _Snapshot(revision, FaqRetriever(docs, synonyms), matcher)
+
+    # -- FAQ ---------------------------------------------------------------------------------------
+    def search(self, message: str, k: int = 3) -> list[FaqMatch]:
+        """Top-k FAQ candidates for a message."""
+        with self._sessions() as session:
+            return self._current(session).retriever.search(message, k=k)
+
+    def decide(self, message: str) -> FaqDecision:
+        """Answer, suggest the top 3, or admit not knowing, by the calibrated thresholds."""
+        with self._sessions() as session:
+            matches = self._current(session).retriever.search(message, k=3)
+            if not matches or matches[0].score < self.thresholds.suggest:
+                return FaqDecision("none", matches)
+            top = matches[0]
+            runner_up = matches[1].score if len(matches) > 1 else 0.0
+            if top.score >= self.thresholds.answer and top.score - runner_up >= self.thresholds.margin:
+                return FaqDecision("answer", matches, self._faq_answer(session, top.faq_id))
+            return FaqDecision("suggest", matches)
+
+    def faq(self, faq_id: str) -> FaqAnswer:
+        """A published FAQ entry by id (raises repository.NotFound)."""
+        with self._sessions() as session:
+            faq = repository.get_faq(session, faq_id)
+            if not faq.published:
+                raise repository.NotFound(f"FAQ '{faq_id}' is not published")
+            return self._faq_answer(session, faq_id)
+
+    @staticmethod
+    def _faq_answer(session: Session, faq_id: str) -> FaqAnswer:
+        faq = repository.get_faq(session, faq_id)
+        dep = faq.department
+        return FaqAnswer(
+            faq_id=faq.id,
+            question=faq.question,
+            answer=faq.answer.strip(),
+            department_id=faq.department_id,
+            department_name=dep.name if dep else "",
+            service_id=faq.service_id,
+        )
+
+    # -- catalog -----------------------------------------------------------------------------------
+    def find_services(self, message: str) -> list[str]:
+        """Catalog services named in a message (by name or alias)."""
+        with self._sessions() as session:
+            return self._current(session).matcher.find(message)
+
+    def service_card(self, service_id: str) -> ServiceCard:
+        """The 一次性告知 card of a service (raises repository.NotFound)."""
+        with self._sessions() as session:
+            svc = repository.get_service(session, service_id)
+            dep = svc.department
+            if svc.duration_minutes:
+                duration = f"每次约{svc.duration_minutes}分钟"
+            else:
+                duration = "以窗口办理为准"
+            return ServiceCard(
+                service_id=svc.id,
+                name=svc.name,
+                department=dep.name,
+                location=svc.location or dep.location,
+                hours=svc.hours or dep.hours,
+                materials=list(svc.materials or []),
+                duration=duration,
+                processing_time=svc.processing_time or "现场办结",
+                mode=MODE_LABELS.get(svc.mode, svc.mode),
+                phone=dep.phone,
+                bookable=svc.bookable,
+            )
+
+    def service_names(self) -> dict[str, str]:
+        """Service id -> display name, for menus."""
+        with self._sessions() as session:
+            return {s.id: s.name for s in session.scalars(select(Service).order_by(Service.id))}

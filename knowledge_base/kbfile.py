@@ -1,0 +1,181 @@
+"""The knowledge-base YAML format (the benchmark's kb.yml, plus optional fields): parse and validate.
+
+Validation never stops at the first problem: it returns every issue with the file, the entry (its id,
+or its position when it has none) and the field, so an admin can fix a whole file in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("aliases", "similar", "tags", "materials", mode="before", check_fields=False)
+    @classmethod
+    def _empty_list(cls, value: Any) -> Any:
+        """An empty YAML key (`similar:`) means an empty list."""
+        return [] if value is None else value
+
+
+class DepartmentIn(_Entry):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    aliases: list[str] = []
+    location: str = ""
+    hours: str = ""
+    phone: str = ""
+
+
+class ServiceIn(_Entry):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=200)
+    aliases: list[str] = []
+    department: str = Field(min_length=1)
+    mode: Literal["offline", "online", "offline_or_online"] = "offline"
+    bookable: bool = True
+    duration_minutes: int | None = Field(default=None, gt=0, le=480)
+    capacity_per_slot: int | None = Field(default=None, gt=0, le=1000)
+    location: str = ""
+    hours: str = ""
+    processing_time: str = ""
+    materials: list[str] = []
+    notes: str = ""
+
+
+class FaqIn(_Entry):
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$")
+    department: str | None = None
+    question: str = Field(min_length=2, max_length=500)
+    similar: list[str] = []
+    answer: str = Field(min_length=2)
+    tags: list[str] = []
+    service: str | None = None
+    published: bool = True
+
+
+class KbFileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    university: str = ""
+    timezone: str = "Asia/Shanghai"
+    departments: list[DepartmentIn] = []
+    services: list[ServiceIn] = []
+    faqs: list[FaqIn] = []
+    synonyms: dict[str, list[str]] = {}
+
+
+@dataclass(frozen=True)
+class KbIssue:
+    """One problem found in a KB file."""
+
+    file: str
+    entry: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry}: {self.field}: {self.message}"
+
+
+class KbValidationError(Exception):
+    """A KB file has problems; nothing was imported."""
+
+    def __init__(self, issues: list[KbIssue]) -> None:
+        self.issues = issues
+        super().__init__(f"{len(issues)} problem(s) in the knowledge-base file")
+
+
+def _entry_label(raw: Any, section: str, index: int) -> str:
+    items = raw.get(section) if isinstance(raw, dict) else None
+    if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+        entry_id = items[index].get("id")
+        if entry_id:
+            return f"{section}[{index}] id={entry_id}"
+    return f"{section}[{index}]"
+
+
+def parse_kb(text: str, file: str = "<kb>") -> KbFileIn:
+    """Parse and fully validate KB YAML text; raise KbValidationError listing every issue."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        raise KbValidationError([KbIssue(file, where, "-", f"not valid YAML: {exc}")]) from exc
+    if not isinstance(raw, dict):
+        raise KbValidationError([KbIssue(file, "-", "-", "the file must be a mapping with departments/services/faqs")])
+
+    issues: list[KbIssue] = []
+    try:
+        kb = KbFileIn.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = list(err["loc"])
+            if len(loc) >= 2 and isinstance(loc[1], int):
+                entry = _entry_label(raw, str(loc[0]), loc[1])
+                field = ".".join(str(p) for p in loc[2:]) or "-"
+            else:
+                entry = "-"
+                field = ".".join(str(p) for p in loc) or "-"
+            issues.append(KbIssue(file, entry, field, err["msg"]))
+        raise KbValidationError(issues) from exc
+
+    issues.extend(_check_references(kb, file))
+    if issues:
+        raise KbValidationError(issues)
+    return kb
+
+
+def _duplicates(ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    dup: set[str] = set()
+    for i in ids:
+        (dup if i in seen else seen).add(i)
+    return dup
+
+
+def _check_references(kb: KbFileIn, file: str) -> list[KbIssue]:
+    issues: list[KbIssue] = []
+    for section, items in (("departments", kb.departments), ("services", kb.services), ("faqs", kb.faqs)):
+        for dup in sorted(_duplicates([it.id for it in items])):
+            issues.append(KbIssue(file, f"{section} id={dup}", "id", "duplicate id"))
+    departments = {d.id for d in kb.departments}
+    services = {s.id for s in kb.services}
+    for i, svc in enumerate(kb.services):
+        if svc.department not in departments:
+            issues.append(
+                KbIssue(file, f"services[{i}] id={svc.id}", "department", f"unknown department '{svc.department}'")
+            )
+        if svc.bookable and not (svc.duration_minutes and svc.capacity_per_slot):
+            issues.append(
+                KbIssue(
+                    file,
+                    f"services[{i}] id={svc.id}",
+                    "duration_minutes",
+                    "a bookable service needs duration_minutes and capacity_per_slot",
+                )
+            )
+    for i, faq in enumerate(kb.faqs):
+        label = f"faqs[{i}] id={faq.id}"
+        if faq.department is not None and faq.department not in departments:
+            issues.append(KbIssue(file, label, "department", f"unknown department '{faq.department}'"))
+        if faq.service is not None and faq.service not in services:
+            issues.append(KbIssue(file, label, "service", f"unknown service '{faq.service}'"))
+    return issues
+
+
+def load_kb_file(path: str | Path) -> KbFileIn:
+    """Read and validate a KB YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbValidationError([KbIssue(str(p), "-", "-", f"cannot read file: {exc}")]) from exc
+    return parse_kb(text, file=str(p))

@@ -1,0 +1,122 @@
+"""SQLAlchemy models of the knowledge base: departments, the service catalog and FAQ entries.
+
+Ids of departments, services and FAQ entries are stable slugs (the ids of the KB YAML format),
+so imports, exports, the NLU lookup tables and the benchmark all speak of the same things.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from knowledge_base.db import Base
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC (stored as UTC everywhere)."""
+    return datetime.now(timezone.utc)
+
+
+class Department(Base):
+    """A campus office that serves students (学工处, 心理中心, ...)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    location: Mapped[str] = mapped_column(String(500), default="")
+    hours: Mapped[str] = mapped_column(String(500), default="")
+    phone: Mapped[str] = mapped_column(String(100), default="")
+
+    services: Mapped[list[Service]] = relationship(back_populates="department")
+
+
+class Service(Base):
+    """One entry of the service catalog (在读证明开具, 心理咨询, ...)."""
+
+    __tablename__ = "services"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"))
+    # offline | online | offline_or_online
+    mode: Mapped[str] = mapped_column(String(32), default="offline")
+    bookable: Mapped[bool] = mapped_column(Boolean, default=True)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    capacity_per_slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    location: Mapped[str] = mapped_column(String(500), default="")
+    hours: Mapped[str] = mapped_column(String(500), default="")
+    processing_time: Mapped[str] = mapped_column(String(200), default="")
+    materials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    department: Mapped[Department] = relationship(back_populates="services")
+
+
+class Faq(Base):
+    """A published (or draft) question with its answer; `version` grows with each edit."""
+
+    __tablename__ = "faqs"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), nullable=True)
+    question: Mapped[str] = mapped_column(String(500))
+    similar: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    service_id: Mapped[str | None] = mapped_column(ForeignKey("services.id"), nullable=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    service: Mapped[Service | None] = relationship()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The editable fields, as stored in a revision."""
+        return {
+            "department": self.department_id,
+            "question": self.question,
+            "similar": list(self.similar or []),
+            "answer": self.answer,
+            "tags": list(self.tags or []),
+            "service": self.service_id,
+            "published": self.published,
+        }
+
+
+class FaqRevision(Base):
+    """History of FAQ edits: one row per saved version."""
+
+    __tablename__ = "faq_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    faq_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_by: Mapped[str] = mapped_column(String(100), default="system")
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Synonym(Base):
+    """A colloquial variant and the canonical term it means (饭卡 -> 校园卡)."""
+
+    __tablename__ = "synonyms"
+
+    variant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    canonical: Mapped[str] = mapped_column(String(100))
+
+
+class KbRevision(Base):
+    """A single counter bumped by every knowledge-base write; readers rebuild caches when it moves."""
+
+    __tablename__ = "kb_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
