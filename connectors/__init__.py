@@ -1,0 +1,1 @@
+"""Channel adapters: each turns channel input into an InboundMessage and sends outbound messages."""

@@ -1,0 +1,55 @@
+"""The FastAPI application: built by `create_app`, objects wired in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
+from desk.gateway import Gateway
+from desk.rasa_client import RasaClient
+from desk.routes import health, webchat
+from desk.settings import Settings, get_settings
+from knowledge_base.db import make_engine, make_session_factory
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the desk app for the given settings (the environment's by default)."""
+    settings = (settings or get_settings()).with_generated_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.rasa_timeout_seconds, connect=3.0))
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = make_session_factory(engine)
+        app.state.http = http
+        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, http)
+        app.state.tokens = SessionTokens(settings.secret_key)
+        app.state.hub = WebchatHub()
+        app.state.limiter = RateLimiter(settings.webchat_rate_limit, settings.webchat_rate_window_seconds)
+        gateway = Gateway(app.state.sessions, app.state.rasa)
+        gateway.add_listener(app.state.hub.deliver)
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await http.aclose()
+            engine.dispose()
+
+    app = FastAPI(title="Campus help desk", version=VERSION, lifespan=lifespan)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(webchat.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,61 @@
+"""The desk's client of the Rasa server (REST channel and HTTP API), with timeouts.
+
+Rasa's REST channel answers HTTP 200 with an empty list when processing fails inside Rasa (it
+swallows the exception), and this bot always says something, so an empty answer counts as a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached, timed out, or answered nothing."""
+
+
+class RasaClient:
+    """Talks to one Rasa server on loopback."""
+
+    def __init__(self, base_url: str, token: str, timeout: float, client: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, sender: str, message: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Send a student's message (or a button payload); returns the bot's messages."""
+        body = {"sender": sender, "message": message, "metadata": metadata or {}}
+        try:
+            resp = await self._client.post(f"{self.base_url}/webhooks/rest/webhook", json=body, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered HTTP {resp.status_code}")
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise RasaUnavailable("Rasa answered something that is not JSON") from exc
+        if not isinstance(data, list) or not data:
+            raise RasaUnavailable("Rasa answered no message (processing failed inside Rasa)")
+        return [m for m in data if isinstance(m, dict)]
+
+    async def status(self) -> dict[str, Any]:
+        """Rasa's /status (the loaded model), raising RasaUnavailable when it is not up."""
+        try:
+            resp = await self._client.get(f"{self.base_url}/status", params={"token": self.token}, timeout=3.0)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(type(exc).__name__) from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"HTTP {resp.status_code}")
+        data = resp.json()
+        if not data.get("model_file"):
+            raise RasaUnavailable("no model loaded")
+        return data

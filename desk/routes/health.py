@@ -1,0 +1,46 @@
+"""`/healthz`: Rasa, the action server and the database, each reported on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from anyio import to_thread
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import text
+
+from desk.rasa_client import RasaUnavailable
+
+router = APIRouter()
+
+
+def _check_database(sessions: Any) -> dict[str, Any]:
+    try:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+        return {"ok": True}
+    except Exception as exc:  # any driver error means "down"
+        return {"ok": False, "error": type(exc).__name__}
+
+
+@router.get("/healthz")
+async def healthz(request: Request, response: Response) -> dict[str, Any]:
+    """Each dependency's state; HTTP 503 when any of them is down."""
+    state = request.app.state
+    checks: dict[str, Any] = {"database": await to_thread.run_sync(_check_database, state.sessions)}
+    try:
+        status = await state.rasa.status()
+        checks["rasa"] = {"ok": True, "model": str(status.get("model_file", "")).rsplit("/", 1)[-1]}
+    except RasaUnavailable as exc:
+        checks["rasa"] = {"ok": False, "error": str(exc)}
+    try:
+        resp = await state.http.get(f"{state.settings.action_server_url.rstrip('/')}/health", timeout=3.0)
+        checks["action_server"] = {"ok": resp.status_code == 200}
+        if resp.status_code != 200:
+            checks["action_server"]["error"] = f"HTTP {resp.status_code}"
+    except httpx.HTTPError as exc:
+        checks["action_server"] = {"ok": False, "error": type(exc).__name__}
+    ok = all(c["ok"] for c in checks.values())
+    if not ok:
+        response.status_code = 503
+    return {"status": "ok" if ok else "degraded", "checks": checks}

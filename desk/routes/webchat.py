@@ -1,0 +1,111 @@
+"""The web chat: the page, the session (cookie + history) and the websocket."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from connectors.webchat import COOKIE_NAME, TOKEN_MAX_AGE_SECONDS, WebchatProtocolError, parse_frame
+from desk.deps import GatewayDep, SettingsDep, TokensDep
+from desk.gateway import log_id
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+
+WELCOME_TEXT = (
+    "你好，我是{university}一站式学生社区的智能助手，24小时在线。\n"
+    "可以问我奖助学金、证件补办、宿舍报修、校园网等办事问题，也可以帮你找到对应的老师。"
+)
+WELCOME_BUTTONS = [
+    {"title": "校园卡丢了怎么办", "payload": ""},
+    {"title": "怎么开在读证明", "payload": ""},
+    {"title": "心理咨询怎么预约", "payload": ""},
+    {"title": "转人工", "payload": "/request_human"},
+]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def webchat_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+    """The WeChat-style chat page."""
+    return templates.TemplateResponse(
+        request,
+        "webchat.html",
+        {"title": f"{settings.university_name} 一站式学生社区", "static_version": request.app.version},
+    )
+
+
+@router.post("/api/webchat/session")
+async def webchat_session(
+    request: Request, response: Response, settings: SettingsDep, tokens: TokensDep, gateway: GatewayDep,
+    after: int = 0,
+) -> dict[str, Any]:
+    """Start or resume the browser's conversation; returns the stored history (after `after`)."""
+    conversation_id = tokens.read(request.cookies.get(COOKIE_NAME))
+    if conversation_id is None:
+        conversation_id, token = tokens.issue()
+        response.set_cookie(
+            COOKIE_NAME,
+            token,
+            max_age=TOKEN_MAX_AGE_SECONDS,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+        )
+    messages = await to_thread.run_sync(gateway.history, conversation_id, max(after, 0))
+    if not messages and after == 0:
+        welcome = {
+            "role": "bot",
+            "text": WELCOME_TEXT.format(university=settings.university_name),
+            "buttons": [{"title": b["title"], "payload": b["payload"] or b["title"]} for b in WELCOME_BUTTONS],
+        }
+        messages = await gateway.store_bot_messages(conversation_id, "web", [welcome])
+    return {"conversation_id": conversation_id, "messages": messages}
+
+
+@router.websocket("/ws/webchat")
+async def webchat_socket(websocket: WebSocket) -> None:
+    """One browser tab's live connection; the cookie names the conversation."""
+    state = websocket.app.state
+    conversation_id = state.tokens.read(websocket.cookies.get(COOKIE_NAME))
+    if conversation_id is None:
+        await websocket.close(code=4401, reason="no session")
+        return
+    await websocket.accept()
+
+    async def send(frame: dict[str, Any]) -> None:
+        await websocket.send_json(frame)
+
+    state.hub.join(conversation_id, send)
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            if not state.limiter.allow(conversation_id):
+                await send({"type": "error", "text": "发送太频繁，请稍后再试。", "client_id": None})
+                continue
+            try:
+                inbound = parse_frame(raw, conversation_id)
+            except WebchatProtocolError as exc:
+                await send({"type": "error", "text": str(exc), "client_id": None})
+                continue
+            await state.hub.broadcast(conversation_id, {"type": "typing", "on": True})
+            try:
+                await state.gateway.handle(inbound)
+            except Exception:
+                logger.exception("gateway failed for conversation %s", log_id(conversation_id))
+                await send(
+                    {"type": "error", "text": "抱歉，系统出了点问题，你的消息没有发送成功，请稍后重试。",
+                     "client_id": inbound.external_id}
+                )
+            finally:
+                await state.hub.broadcast(conversation_id, {"type": "typing", "on": False})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        state.hub.leave(conversation_id, send)
