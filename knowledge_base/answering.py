@@ -65,6 +65,7 @@ class ServiceCard:
 
     service_id: str
     name: str
+    department_id: str
     department: str
     location: str
     hours: str
@@ -225,6 +226,7 @@ class KnowledgeBase:
             return ServiceCard(
                 service_id=svc.id,
                 name=svc.name,
+                department_id=dep.id,
                 department=dep.name,
                 location=svc.location or dep.location,
                 hours=svc.hours or dep.hours,
@@ -240,3 +242,11 @@ class KnowledgeBase:
         """Service id -> display name, for menus."""
         with self._sessions() as session:
             return {s.id: s.name for s in session.scalars(select(Service).order_by(Service.id))}
+
+    def department_contact(self, department_id: str) -> tuple[str, str]:
+        """(name, phone) of a department (raises repository.NotFound)."""
+        with self._sessions() as session:
+            dep = session.get(Department, department_id)
+            if dep is None:
+                raise repository.NotFound(f"department '{department_id}' does not exist")
+            return dep.name, dep.phone

@@ -1,0 +1,71 @@
+"""The service catalog's 一次性告知 card: what to bring, where, when, how long."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.constants import ENTITY_SERVICE
+from actions.kb import first_entity, knowledge_base
+from knowledge_base.answering import KnowledgeBase, ServiceCard
+from knowledge_base.repository import NotFound
+
+
+def service_buttons(kb: KnowledgeBase, intent: str = "service_info") -> list[dict[str, str]]:
+    """One button per catalog service."""
+    return [
+        {"title": name, "payload": f"/{intent}" + json.dumps({ENTITY_SERVICE: sid}, ensure_ascii=False)}
+        for sid, name in kb.service_names().items()
+    ]
+
+
+def card_kwargs(card: ServiceCard) -> dict[str, Any]:
+    """The variables of the utter_service_card response."""
+    return {
+        "service_name": card.name,
+        "department": card.department,
+        "location": card.location or "请咨询部门",
+        "hours": card.hours or "请咨询部门",
+        "materials": card.materials_text(),
+        "mode": card.mode,
+        "processing_time": card.processing_time,
+        "duration": card.duration,
+        "phone": card.phone or "请咨询部门",
+    }
+
+
+async def resolve_service(kb: KnowledgeBase, tracker: Tracker) -> str | None:
+    """The service named by the NLU entity, else by the catalog matcher on the raw text."""
+    service = first_entity(tracker, ENTITY_SERVICE)
+    if service:
+        return service
+    found = await asyncio.to_thread(kb.find_services, tracker.latest_message.get("text") or "")
+    return found[0] if found else None
+
+
+class ActionServiceInfo(Action):
+    """Shows a service's card, or asks which service when none was named."""
+
+    def name(self) -> str:
+        return "action_service_info"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kb = knowledge_base()
+        service = await resolve_service(kb, tracker)
+        if service is None:
+            buttons = await asyncio.to_thread(service_buttons, kb)
+            dispatcher.utter_message(response="utter_ask_which_service", buttons=buttons)
+            return []
+        try:
+            card = await asyncio.to_thread(kb.service_card, service)
+        except NotFound:
+            dispatcher.utter_message(response="utter_service_unknown")
+            return []
+        dispatcher.utter_message(response="utter_service_card", **card_kwargs(card))
+        return []

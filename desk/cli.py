@@ -1,0 +1,161 @@
+"""`helpdesk`: the command line of the help desk (database, knowledge base, NLU assets, run)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from knowledge_base import config as kb_config
+
+logger = logging.getLogger(__name__)
+
+
+def _sessions(url: str | None = None):  # type: ignore[no-untyped-def]
+    from knowledge_base.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(url or kb_config.database_url()))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create or migrate the database schema to the newest revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = kb_config.database_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    cfg = Config(str(kb_config.PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logging"] = False
+    command.upgrade(cfg, "head")
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_db_seed(args: argparse.Namespace) -> int:
+    """Load the sample university's knowledge base into an empty database."""
+    from knowledge_base import repository
+    from knowledge_base.kbfile import load_kb_file
+
+    sessions = _sessions()
+    with sessions() as session:
+        if not repository.is_empty(session) and not args.force:
+            print("knowledge base already has data; not seeding (use --force to merge the seed in)")
+            return 0
+    kb = load_kb_file(args.file or kb_config.seed_file())
+    with sessions() as session, session.begin():
+        report = repository.import_kb(session, kb, changed_by="seed")
+    print(f"seeded: {report.summary()}")
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    """Validate a KB YAML file and import it in one transaction."""
+    from knowledge_base import repository
+    from knowledge_base.kbfile import KbValidationError, load_kb_file
+
+    try:
+        kb = load_kb_file(args.file)
+    except KbValidationError as exc:
+        print(f"not imported: {len(exc.issues)} problem(s)", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(f"valid: {len(kb.departments)} departments, {len(kb.services)} services, {len(kb.faqs)} FAQ entries")
+        return 0
+    sessions = _sessions()
+    with sessions() as session, session.begin():
+        report = repository.import_kb(session, kb, replace=args.replace, changed_by=args.by)
+    print(f"imported: {report.summary()}")
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    """Write the whole knowledge base as KB YAML."""
+    from knowledge_base import repository
+
+    sessions = _sessions()
+    with sessions() as session:
+        data = repository.export_kb(session, university=args.university)
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
+    if args.file == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"exported {len(data['faqs'])} FAQ entries to {args.file}")
+    return 0
+
+
+def cmd_nlu_sync(args: argparse.Namespace) -> int:
+    """Regenerate the jieba dictionary and the service lookup/synonyms from the catalog."""
+    from knowledge_base import nlu_assets
+    from knowledge_base.kbfile import load_kb_file
+
+    kb = load_kb_file(args.file or kb_config.seed_file())
+    bot_dir = kb_config.PROJECT_ROOT / "bot"
+    if args.check:
+        stale = nlu_assets.stale_assets(kb, bot_dir)
+        for path in stale:
+            print(f"out of date: {path} (run `helpdesk nlu sync`)", file=sys.stderr)
+        return 1 if stale else 0
+    changed = nlu_assets.write_assets(kb, bot_dir)
+    print("NLU assets " + ("updated: " + ", ".join(str(p) for p in changed) if changed else "already up to date"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start Rasa, the action server and the desk; stop them all on Ctrl-C or SIGTERM."""
+    from desk.supervisor import run_all
+
+    return run_all(model=args.model)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpdesk", description="Campus help desk administration")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema and seed").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the schema to the newest revision").set_defaults(func=cmd_db_upgrade)
+    seed = db.add_parser("seed", help="load the sample university into an empty database")
+    seed.add_argument("--file", help="KB YAML file (default: the shipped sample university)")
+    seed.add_argument("--force", action="store_true", help="merge the seed even when data exists")
+    seed.set_defaults(func=cmd_db_seed)
+
+    kb = sub.add_parser("kb", help="knowledge base import/export").add_subparsers(dest="kb_command", required=True)
+    imp = kb.add_parser("import", help="validate and import a KB YAML file (all or nothing)")
+    imp.add_argument("file")
+    imp.add_argument("--replace", action="store_true", help="also remove entries missing from the file")
+    imp.add_argument("--dry-run", action="store_true", help="only validate")
+    imp.add_argument("--by", default="import", help="who made the change (kept in FAQ history)")
+    imp.set_defaults(func=cmd_kb_import)
+    exp = kb.add_parser("export", help="write the knowledge base as KB YAML")
+    exp.add_argument("file", help="output path, or - for standard output")
+    exp.add_argument("--university", default="示例大学")
+    exp.set_defaults(func=cmd_kb_export)
+
+    nlu = sub.add_parser("nlu", help="NLU assets").add_subparsers(dest="nlu_command", required=True)
+    sync = nlu.add_parser("sync", help="regenerate bot/dictionary/campus.txt and bot/data/nlu/catalog.yml")
+    sync.add_argument("--file", help="KB YAML file (default: the shipped sample university)")
+    sync.add_argument("--check", action="store_true", help="exit 1 if the files are out of date")
+    sync.set_defaults(func=cmd_nlu_sync)
+
+    run = sub.add_parser("run", help="run Rasa, the action server and the desk together")
+    run.add_argument("--model", help="model archive (default: the newest in var/models)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

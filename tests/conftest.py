@@ -1,0 +1,62 @@
+"""Shared fixtures: a seeded knowledge base in a temporary SQLite file, and the running stack."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
+from knowledge_base import repository
+from knowledge_base.answering import KnowledgeBase
+from knowledge_base.config import seed_file
+from knowledge_base.db import Base, make_engine, make_session_factory
+from knowledge_base.kbfile import load_kb_file
+
+pytest_plugins = ["tests.stack"]
+
+
+@pytest.fixture(scope="session")
+def seed_kb():  # type: ignore[no-untyped-def]
+    """The shipped sample university, parsed once."""
+    return load_kb_file(seed_file())
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'helpdesk.db'}"
+
+
+@pytest.fixture
+def sessions(db_url: str, seed_kb) -> Iterator[sessionmaker]:  # type: ignore[no-untyped-def]
+    """A fresh database with the schema and the sample university."""
+    engine = make_engine(db_url)
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        repository.import_kb(session, seed_kb, changed_by="test")
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def kb(sessions: sessionmaker) -> KnowledgeBase:
+    return KnowledgeBase(sessions)
+
+
+@pytest.fixture
+def kb_env(db_url: str, sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point knowledge_base.config (used by actions) at the seeded test database."""
+    from actions import kb as actions_kb
+
+    monkeypatch.setenv("HELPDESK_DATABASE_URL", db_url)
+    actions_kb.knowledge_base.cache_clear()
+    yield db_url
+    actions_kb.knowledge_base.cache_clear()
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"

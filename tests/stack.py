@@ -1,0 +1,98 @@
+"""The running help desk for end-to-end and browser tests: real Rasa, action server and desk processes.
+
+One stack per test session, on free loopback ports, with its own var/ folder and a freshly migrated
+and seeded SQLite database. The model is the one `make test` trained (HELPDESK_MODEL), else the
+newest under var/models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from desk import supervisor
+from desk.settings import Settings
+from knowledge_base.config import PROJECT_ROOT
+from knowledge_base.db import make_engine, make_session_factory
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_model() -> Path | None:
+    env = os.environ.get("HELPDESK_MODEL")
+    if env:
+        path = Path(env)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+    return supervisor.newest_model(PROJECT_ROOT / "var")
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    children: list[supervisor.Child]
+    db_url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return make_session_factory(make_engine(self.db_url))
+
+    def child(self, name: str) -> supervisor.Child:
+        return next(c for c in self.children if c.name == name)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = find_model()
+    if model is None or not model.exists():
+        message = "no trained Rasa model: run `make train` (make test does it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    var = tmp_path_factory.mktemp("var")
+    db_url = f"sqlite:///{var / 'helpdesk.db'}"
+    env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
+    helpdesk = supervisor.venv_bin("app", "helpdesk")
+    for args in (["db", "upgrade"], ["db", "seed"]):
+        subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
+    rasa_port, action_port, desk_port = free_port(), free_port(), free_port()
+    settings = Settings(
+        var_dir=var,
+        database_url=db_url,
+        port=desk_port,
+        rasa_port=rasa_port,
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        action_server_port=action_port,
+        action_server_url=f"http://127.0.0.1:{action_port}",
+        rasa_token="test-token-" + os.urandom(8).hex(),
+        secret_key=os.urandom(16).hex(),
+        webchat_rate_limit=1000,
+    )
+    children = supervisor.build_children(settings, model)
+    for child in children:
+        supervisor.start(child)
+    try:
+        if not supervisor.wait_ready(settings, children, timeout=240):
+            logs = {c.name: c.log.read_text(errors="replace")[-3000:] for c in children if c.log.exists()}
+            pytest.fail("the help desk did not become healthy:\n" + json.dumps(logs, ensure_ascii=False, indent=1))
+        yield Stack(settings, children, db_url)
+    finally:
+        supervisor.stop(children)
+
+
+def health(stack: Stack) -> dict:  # type: ignore[type-arg]
+    return httpx.get(f"{stack.base_url}/healthz", timeout=5).json()
