@@ -30,6 +30,10 @@ MAX_TEXT_LENGTH = 1000
 class WebchatProtocolError(ValueError):
     """A client frame that cannot be accepted; the message says why, in Chinese, for the student."""
 
+    def __init__(self, message: str, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_id = client_id
+
 
 class SessionTokens:
     """Signs and verifies the cookie that carries a web chat's conversation id."""
@@ -63,19 +67,21 @@ def parse_frame(raw: str, conversation_id: str) -> InboundMessage:
         frame = json.loads(raw)
     except ValueError as exc:
         raise WebchatProtocolError("无法识别的消息格式。") from exc
-    if not isinstance(frame, dict) or frame.get("type") != "message":
-        raise WebchatProtocolError("暂不支持这种消息类型，请发送文字。")
-    text = frame.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise WebchatProtocolError("请输入文字内容。")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise WebchatProtocolError(f"消息最长{MAX_TEXT_LENGTH}个字，请分几次发送。")
+    if not isinstance(frame, dict):
+        raise WebchatProtocolError("无法识别的消息格式。")
     client_id = frame.get("client_id")
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
         raise WebchatProtocolError("无法识别的消息格式。")
+    if frame.get("type") != "message":
+        raise WebchatProtocolError("暂不支持这种消息类型，请发送文字。", client_id)
+    text = frame.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise WebchatProtocolError("请输入文字内容。", client_id)
+    if len(text) > MAX_TEXT_LENGTH:
+        raise WebchatProtocolError(f"消息最长{MAX_TEXT_LENGTH}个字，请分几次发送。", client_id)
     payload = frame.get("payload")
     if payload is not None and (not isinstance(payload, str) or len(payload) > 500):
-        raise WebchatProtocolError("无法识别的按钮。")
+        raise WebchatProtocolError("无法识别的按钮。", client_id)
     sender = conversation_id.split(":", 1)[1]
     return InboundMessage(
         channel=CHANNEL,

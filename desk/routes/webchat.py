@@ -86,13 +86,13 @@ async def webchat_socket(websocket: WebSocket) -> None:
     try:
         while True:
             raw = await websocket.receive_text()
-            if not state.limiter.allow(conversation_id):
-                await send({"type": "error", "text": "发送太频繁，请稍后再试。", "client_id": None})
-                continue
             try:
                 inbound = parse_frame(raw, conversation_id)
             except WebchatProtocolError as exc:
-                await send({"type": "error", "text": str(exc), "client_id": None})
+                await send({"type": "error", "text": str(exc), "client_id": exc.client_id})
+                continue
+            if not state.limiter.allow(conversation_id):
+                await send({"type": "error", "text": "发送太频繁，请稍后再试。", "client_id": inbound.external_id})
                 continue
             await state.hub.broadcast(conversation_id, {"type": "typing", "on": True})
             try:

@@ -1,0 +1,75 @@
+"""Service cards, booking intents before online booking opens, and the handoff packet."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.booking import ActionBookingInfo
+from actions.catalog import ActionServiceInfo
+from actions.handoff import ActionHandoff
+from tests.actions.conftest import make_tracker
+
+pytestmark = pytest.mark.usefixtures("kb_env")
+
+
+async def collect(action, text, intent, entities=None, history=None):  # type: ignore[no-untyped-def]
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, make_tracker(text, intent, entities, history), {})
+    return dispatcher.messages
+
+
+async def test_service_card_from_the_entity() -> None:
+    [card] = await collect(ActionServiceInfo(), "开证明要带啥", "service_info",
+                           [{"entity": "service", "value": "certificate_issuing"}])
+    assert card["response"] == "utter_service_card"
+    assert card["service_name"] == "在读证明与成绩单开具"
+    assert card["materials"] == "1. 学生证或校园卡"
+    assert "6号窗口" in card["location"]
+    assert card["phone"] == "0531-88360000"
+
+
+async def test_service_card_found_by_alias_when_nlu_gave_no_entity() -> None:
+    [card] = await collect(ActionServiceInfo(), "医保报销需要哪些材料", "service_info")
+    assert card["service_name"] == "医保报销办理"
+    assert "医疗费发票原件" in card["materials"]
+
+
+async def test_no_service_named_asks_which_with_a_button_per_service() -> None:
+    [ask] = await collect(ActionServiceInfo(), "办事要带什么", "service_info")
+    assert ask["response"] == "utter_ask_which_service"
+    titles = [b["title"] for b in ask["buttons"]]
+    assert "心理咨询" in titles and "在读证明与成绩单开具" in titles
+
+
+async def test_booking_shows_the_card_and_how_to_arrange_the_visit() -> None:
+    card, how = await collect(ActionBookingInfo(), "想约心理老师", "book_appointment",
+                              [{"entity": "service", "value": "counseling"}])
+    assert card["service_name"] == "心理咨询"
+    assert how["response"] == "utter_booking_by_contact"
+
+
+async def test_cancel_says_what_to_do_for_now() -> None:
+    [msg] = await collect(ActionBookingInfo(), "取消预约", "cancel_appointment")
+    assert msg["response"] == "utter_appointments_not_yet"
+
+
+async def test_handoff_packet_names_department_reason_and_summary() -> None:
+    packet_msg, reply = await collect(ActionHandoff(), "我要找心理老师 转人工", "request_human",
+                                      history=["心理咨询在哪"])
+    packet = packet_msg["custom"]["handoff"]
+    assert packet["department"] == "mental_health"
+    assert packet["reason"] == "request" and packet["priority"] == "normal"
+    assert packet["summary"] == ["心理咨询在哪", "我要找心理老师 转人工"]
+    assert reply["response"] == "utter_handoff_recorded"
+    assert reply["department"] == "心理健康教育与咨询中心"
+    assert reply["phone"] == "0531-88361500"
+
+
+async def test_complaint_is_high_priority_and_crisis_is_urgent() -> None:
+    [packet_msg, reply] = await collect(ActionHandoff(), "窗口老师态度太差了 我要投诉", "complain")
+    assert packet_msg["custom"]["handoff"]["priority"] == "high"
+    assert reply["response"] == "utter_complaint_recorded"
+    [crisis] = await collect(ActionHandoff(), "不想活了", "crisis")
+    assert crisis["custom"]["handoff"] == {**crisis["custom"]["handoff"], "priority": "urgent",
+                                           "department": "mental_health", "reason": "crisis"}
