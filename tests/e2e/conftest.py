@@ -1,0 +1,63 @@
+"""Web chat client for the end-to-end tests (cookie session + websocket, as a browser does)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.stack import Stack
+
+
+class ChatClient:
+    """One student's browser: a session cookie and a websocket."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.http = httpx.AsyncClient(base_url=stack.base_url, timeout=30)
+        self.conversation_id = ""
+        self.history: list[dict[str, Any]] = []
+        self.ws: Any = None
+        self._n = 0
+
+    async def open(self) -> ChatClient:
+        session = (await self.http.post("/api/webchat/session")).json()
+        self.conversation_id = session["conversation_id"]
+        self.history = session["messages"]
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        ws_url = self.stack.base_url.replace("http://", "ws://") + "/ws/webchat"
+        self.ws = await websockets.connect(ws_url, extra_headers={"Cookie": cookie}, open_timeout=10)
+        return self
+
+    async def ask(self, text: str, payload: str | None = None) -> list[dict[str, Any]]:
+        """Send a message; return the bot's (or system's) replies."""
+        self._n += 1
+        frame: dict[str, Any] = {"type": "message", "text": text, "client_id": f"e2e-{self._n}"}
+        if payload:
+            frame["payload"] = payload
+        await self.ws.send(json.dumps(frame, ensure_ascii=False))
+        replies = []
+        while True:
+            got = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=60))
+            if got["type"] == "typing" and not got["on"]:
+                return replies
+            if got["type"] == "message" and got["message"]["role"] != "student":
+                replies.append(got["message"])
+            if got["type"] == "error":
+                replies.append({"role": "error", "text": got["text"], "buttons": []})
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def chat(stack: Stack) -> AsyncIterator[ChatClient]:
+    client = await ChatClient(stack).open()
+    yield client
+    await client.close()
