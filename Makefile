@@ -34,7 +34,7 @@ test-stories: train ## run the Rasa story tests on the trained model
 	@$(RASA)/rasa test core --model $$(scripts/train.sh 2>/dev/null) --stories tests/stories \
 	  --out var/results --fail-on-prediction-errors >var/test-stories.log 2>&1 \
 	  || { tail -n 60 var/test-stories.log; exit 1; }
-	@echo "rasa story tests: ok"
+	@echo "rasa story tests: $$(grep -m1 -A1 'CONVERSATION level' var/test-stories.log | grep -o 'Correct:.*' ) conversations"
 
 test-py: setup train ## run pytest (unit, e2e and browser tests)
 	@scripts/setup.sh browser

@@ -1,0 +1,69 @@
+"""The web chat in a real browser against the real stack: ask, tap a chip, reload."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from knowledge_base.config import var_dir
+from tests.stack import Stack
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = var_dir() / "screenshots"
+
+
+def bot_messages(page: Any) -> Any:
+    return page.locator('.msg[data-role="bot"]')
+
+
+def test_student_asks_taps_a_chip_and_reloads(stack: Stack, phone: Any) -> None:
+    page = phone
+    page.goto(stack.base_url + "/")
+    page.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    welcome = bot_messages(page).first
+    assert "智能助手" in welcome.inner_text()
+
+    page.fill("#chat-input", "校园卡丢了怎么办")
+    page.keyboard.press("Enter")
+    answer = page.locator('.msg[data-role="bot"]', has_text="挂失")
+    answer.first.wait_for(timeout=30_000)
+    assert page.locator('.msg[data-role="student"]', has_text="校园卡丢了怎么办").count() == 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / "webchat-answer.png"))
+
+    page.fill("#chat-input", "开在读证明要带什么材料")
+    page.click("#chat-send")
+    card = page.locator('.msg[data-role="bot"]', has_text="一次性告知")
+    card.first.wait_for(timeout=30_000)
+    assert re.search(r"需要材料", card.first.inner_text())
+
+    answered = bot_messages(page).count()
+    page.locator("button.chip", has_text="怎么开在读证明").first.click()
+    page.wait_for_function(
+        f"document.querySelectorAll('.msg[data-role=\"bot\"]').length > {answered}", timeout=30_000
+    )
+    assert "在读证明" in bot_messages(page).last.inner_text()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / "webchat-card.png"))
+
+    before = page.locator(".msg[data-id]").count()
+    page.reload()
+    page.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    page.locator('.msg[data-role="bot"]', has_text="一次性告知").first.wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
+    assert page.locator(".msg[data-id]").count() == before
+
+
+def test_student_text_is_never_rendered_as_html(stack: Stack, phone: Any) -> None:
+    page = phone
+    page.goto(stack.base_url + "/")
+    page.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    page.fill("#chat-input", '<img src=x onerror="window.__pwned=1">')
+    page.click("#chat-send")
+    page.locator('.msg[data-role="student"]:not([data-pending])').last.wait_for(timeout=30_000)
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.locator(".msg img").count() == 0
