@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -42,10 +43,8 @@ class ActionHandoff(Action):
             reason, priority = "complaint", "high"
         service = await resolve_service(kb, tracker)
         if service is not None and intent != INTENT_CRISIS:
-            try:
+            with contextlib.suppress(NotFound):
                 department = (await asyncio.to_thread(kb.service_card, service)).department_id
-            except NotFound:
-                pass
         try:
             name, phone = await asyncio.to_thread(kb.department_contact, department)
         except NotFound:

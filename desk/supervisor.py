@@ -7,11 +7,13 @@ var/log/<process>.log. Ctrl-C or SIGTERM stops all three; if one dies, the other
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,24 +84,54 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
         Child(
             "rasa",
             [
-                venv_bin("rasa", "rasa"), "run", "--enable-api", "--auth-token", settings.rasa_token,
-                "-i", "127.0.0.1", "-p", str(settings.rasa_port), "-m", str(model),
-                "--endpoints", str(endpoints), "--credentials", str(credentials),
+                venv_bin("rasa", "rasa"),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                settings.rasa_token,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(settings.rasa_port),
+                "-m",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(credentials),
             ],
             rasa_env,
             logs / "rasa.log",
         ),
         Child(
             "actions",
-            [venv_bin("app", "python"), "-m", "rasa_sdk", "--actions", "actions", "-p", str(settings.action_server_port)],
+            [
+                venv_bin("app", "python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "-p",
+                str(settings.action_server_port),
+            ],
             actions_env,
             logs / "actions.log",
         ),
         Child(
             "desk",
             [
-                venv_bin("app", "python"), "-m", "uvicorn", "--factory", "desk.main:create_app",
-                "--host", settings.host, "--port", str(settings.port), "--no-server-header", "--ws", "wsproto",
+                venv_bin("app", "python"),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "desk.main:create_app",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.port),
+                "--no-server-header",
+                "--ws",
+                "wsproto",
             ],
             desk_env,
             logs / "desk.log",
@@ -110,7 +142,12 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
 def start(child: Child) -> None:
     log = open(child.log, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
     child.proc = subprocess.Popen(
-        child.argv, cwd=ROOT, env=child.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        child.argv,
+        cwd=ROOT,
+        env=child.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
 
@@ -119,10 +156,8 @@ def stop(children: list[Child], timeout: float = 20.0) -> None:
     """SIGTERM every child's process group, then SIGKILL what is left after `timeout`."""
     for child in children:
         if child.proc and child.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     deadline = time.monotonic() + timeout
     for child in children:
         if child.proc is None:
@@ -130,18 +165,21 @@ def stop(children: list[Child], timeout: float = 20.0) -> None:
         try:
             child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             child.proc.wait()
 
 
-def wait_ready(settings: Settings, children: list[Child], timeout: float = 300.0) -> bool:
+def wait_ready(
+    settings: Settings,
+    children: list[Child],
+    timeout: float = 300.0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> bool:
     """Poll until the desk reports Rasa, the action server and the database healthy."""
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{settings.port}/healthz"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not should_stop():
         for child in children:
             if child.proc is not None and child.proc.poll() is not None:
                 print(f"{child.name} exited with code {child.proc.returncode}; see {child.log}", file=sys.stderr)
@@ -158,7 +196,13 @@ def wait_ready(settings: Settings, children: list[Child], timeout: float = 300.0
 def run_all(model: str | None = None) -> int:
     """Run everything until a signal arrives or a process dies."""
     settings = get_settings()
-    model_path = Path(model) if model else (Path(os.environ["HELPDESK_MODEL"]) if os.environ.get("HELPDESK_MODEL") else newest_model(settings.var_dir))
+    model_path = (
+        Path(model)
+        if model
+        else (
+            Path(os.environ["HELPDESK_MODEL"]) if os.environ.get("HELPDESK_MODEL") else newest_model(settings.var_dir)
+        )
+    )
     if model_path is None or not model_path.exists():
         print("no trained model found under var/models; run `make train` first", file=sys.stderr)
         return 2
@@ -172,15 +216,18 @@ def run_all(model: str | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     for child in children:
         start(child)
-    print(f"starting Rasa (model {model_path.name}), the action server and the desk; logs in {settings.var_dir / 'log'}")
+    print(
+        f"starting Rasa (model {model_path.name}), the action server and the desk; logs in {settings.var_dir / 'log'}"
+    )
     code = 0
     try:
-        if not wait_ready(settings, children):
+        if not wait_ready(settings, children, should_stop=lambda: bool(stopping["signal"])):
             if not stopping["signal"]:
                 print("the help desk did not become healthy; see the logs above", file=sys.stderr)
                 code = 1
         else:
-            print(f"\n  Web chat:  {settings.base_url}/\n  Health:    {settings.base_url}/healthz\n  Press Ctrl-C to stop.\n")
+            base = settings.base_url
+            print(f"\n  Web chat:  {base}/\n  Health:    {base}/healthz\n  Press Ctrl-C to stop.\n")
             while not stopping["signal"]:
                 dead = [c for c in children if c.proc is not None and c.proc.poll() is not None]
                 if dead:

@@ -108,7 +108,7 @@ class CatalogMatcher:
         """Service ids named in the message, longest mention first, without repeats."""
         nlp = kbtext.nlp()
         doc = nlp.make_doc(kbtext.normalize(message))
-        hits = sorted(self._matcher(doc), key=lambda h: (h[2] - h[1]), reverse=True)
+        hits = sorted(self._matcher(doc), key=lambda h: h[2] - h[1], reverse=True)
         found: list[str] = []
         for match_id, _start, _end in hits:
             sid = nlp.vocab.strings[match_id]
@@ -219,10 +219,7 @@ class KnowledgeBase:
         with self._sessions() as session:
             svc = repository.get_service(session, service_id)
             dep = svc.department
-            if svc.duration_minutes:
-                duration = f"每次约{svc.duration_minutes}分钟"
-            else:
-                duration = "以窗口办理为准"
+            duration = f"每次约{svc.duration_minutes}分钟" if svc.duration_minutes else "以窗口办理为准"
             return ServiceCard(
                 service_id=svc.id,
                 name=svc.name,

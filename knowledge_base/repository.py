@@ -192,8 +192,14 @@ def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shan
         services.append(entry)
     faqs = []
     for f in session.scalars(select(Faq).order_by(Faq.id)):
-        entry = {"id": f.id, "department": f.department_id, "question": f.question, "similar": f.similar,
-                 "answer": f.answer, "tags": f.tags}
+        entry = {
+            "id": f.id,
+            "department": f.department_id,
+            "question": f.question,
+            "similar": f.similar,
+            "answer": f.answer,
+            "tags": f.tags,
+        }
         if f.service_id:
             entry["service"] = f.service_id
         if not f.published:
@@ -202,8 +208,13 @@ def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shan
     synonyms: dict[str, list[str]] = {}
     for syn in session.scalars(select(Synonym).order_by(Synonym.canonical, Synonym.variant)):
         synonyms.setdefault(syn.canonical, []).append(syn.variant)
-    out: dict[str, Any] = {"university": university, "timezone": timezone, "departments": departments,
-                           "services": services, "faqs": faqs}
+    out: dict[str, Any] = {
+        "university": university,
+        "timezone": timezone,
+        "departments": departments,
+        "services": services,
+        "faqs": faqs,
+    }
     if synonyms:
         out["synonyms"] = synonyms
     return out

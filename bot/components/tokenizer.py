@@ -7,8 +7,6 @@ them; everything else, including the user dictionary folder persisted inside the
 
 from __future__ import annotations
 
-from typing import List
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
@@ -19,5 +17,5 @@ from rasa.shared.nlu.training_data.message import Message
 class CampusJiebaTokenizer(JiebaTokenizer):
     """jieba tokens with the campus dictionary, whitespace tokens removed."""
 
-    def tokenize(self, message: Message, attribute: str) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         return [t for t in super().tokenize(message, attribute) if t.text.strip()]

@@ -43,7 +43,11 @@ async def webchat_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 @router.post("/api/webchat/session")
 async def webchat_session(
-    request: Request, response: Response, settings: SettingsDep, tokens: TokensDep, gateway: GatewayDep,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    tokens: TokensDep,
+    gateway: GatewayDep,
     after: int = 0,
 ) -> dict[str, Any]:
     """Start or resume the browser's conversation; returns the stored history (after `after`)."""
@@ -100,8 +104,11 @@ async def webchat_socket(websocket: WebSocket) -> None:
             except Exception:
                 logger.exception("gateway failed for conversation %s", log_id(conversation_id))
                 await send(
-                    {"type": "error", "text": "抱歉，系统出了点问题，你的消息没有发送成功，请稍后重试。",
-                     "client_id": inbound.external_id}
+                    {
+                        "type": "error",
+                        "text": "抱歉，系统出了点问题，你的消息没有发送成功，请稍后重试。",
+                        "client_id": inbound.external_id,
+                    }
                 )
             finally:
                 await state.hub.broadcast(conversation_id, {"type": "typing", "on": False})

@@ -20,8 +20,9 @@ async def collect(action, text, intent, entities=None, history=None):  # type: i
 
 
 async def test_service_card_from_the_entity() -> None:
-    [card] = await collect(ActionServiceInfo(), "开证明要带啥", "service_info",
-                           [{"entity": "service", "value": "certificate_issuing"}])
+    [card] = await collect(
+        ActionServiceInfo(), "开证明要带啥", "service_info", [{"entity": "service", "value": "certificate_issuing"}]
+    )
     assert card["response"] == "utter_service_card"
     assert card["service_name"] == "在读证明与成绩单开具"
     assert card["materials"] == "1. 学生证或校园卡"
@@ -43,8 +44,9 @@ async def test_no_service_named_asks_which_with_a_button_per_service() -> None:
 
 
 async def test_booking_shows_the_card_and_how_to_arrange_the_visit() -> None:
-    card, how = await collect(ActionBookingInfo(), "想约心理老师", "book_appointment",
-                              [{"entity": "service", "value": "counseling"}])
+    card, how = await collect(
+        ActionBookingInfo(), "想约心理老师", "book_appointment", [{"entity": "service", "value": "counseling"}]
+    )
     assert card["service_name"] == "心理咨询"
     assert how["response"] == "utter_booking_by_contact"
 
@@ -55,8 +57,9 @@ async def test_cancel_says_what_to_do_for_now() -> None:
 
 
 async def test_handoff_packet_names_department_reason_and_summary() -> None:
-    packet_msg, reply = await collect(ActionHandoff(), "我要找心理老师 转人工", "request_human",
-                                      history=["心理咨询在哪"])
+    packet_msg, reply = await collect(
+        ActionHandoff(), "我要找心理老师 转人工", "request_human", history=["心理咨询在哪"]
+    )
     packet = packet_msg["custom"]["handoff"]
     assert packet["department"] == "mental_health"
     assert packet["reason"] == "request" and packet["priority"] == "normal"
@@ -71,5 +74,9 @@ async def test_complaint_is_high_priority_and_crisis_is_urgent() -> None:
     assert packet_msg["custom"]["handoff"]["priority"] == "high"
     assert reply["response"] == "utter_complaint_recorded"
     [crisis] = await collect(ActionHandoff(), "不想活了", "crisis")
-    assert crisis["custom"]["handoff"] == {**crisis["custom"]["handoff"], "priority": "urgent",
-                                           "department": "mental_health", "reason": "crisis"}
+    assert crisis["custom"]["handoff"] == {
+        **crisis["custom"]["handoff"],
+        "priority": "urgent",
+        "department": "mental_health",
+        "reason": "crisis",
+    }

@@ -36,7 +36,7 @@ async def test_vague_question_offers_three_questions_as_buttons() -> None:
     assert len(message["buttons"]) == 3
     first = message["buttons"][0]
     assert first["payload"].startswith("/choose_faq{")
-    faq_id = json.loads(first["payload"][len("/choose_faq"):])["faq_id"]
+    faq_id = json.loads(first["payload"][len("/choose_faq") :])["faq_id"]
     [chosen] = await run(first["payload"], "choose_faq", [{"entity": "faq_id", "value": faq_id}])
     assert chosen["response"] == "utter_faq_answer"
     assert chosen["answer"]

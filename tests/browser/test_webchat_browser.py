@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,9 +42,7 @@ def test_student_asks_taps_a_chip_and_reloads(stack: Stack, phone: Any) -> None:
 
     answered = bot_messages(page).count()
     page.locator("button.chip", has_text="怎么开在读证明").first.click()
-    page.wait_for_function(
-        f"document.querySelectorAll('.msg[data-role=\"bot\"]').length > {answered}", timeout=30_000
-    )
+    page.wait_for_function(f"document.querySelectorAll('.msg[data-role=\"bot\"]').length > {answered}", timeout=30_000)
     assert "在读证明" in bot_messages(page).last.inner_text()
     page.wait_for_timeout(300)
     page.screenshot(path=str(SCREENSHOTS / "webchat-card.png"))

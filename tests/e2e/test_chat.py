@@ -43,8 +43,9 @@ async def test_admin_edit_changes_the_next_answer_without_retraining(chat: ChatC
     assert texts(first) == original.answer.strip()
     try:
         with sessions() as session, session.begin():
-            repository.save_faq(session, FaqIn(**{**original.snapshot(), "id": original.id,
-                                                  "answer": "考试周图书馆延长开放至24:00。"}))
+            repository.save_faq(
+                session, FaqIn(**{**original.snapshot(), "id": original.id, "answer": "考试周图书馆延长开放至24:00。"})
+            )
         second = await chat.ask("图书馆几点开门几点关门")
         assert texts(second) == "考试周图书馆延长开放至24:00。"
     finally:

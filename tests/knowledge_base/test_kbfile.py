@@ -86,8 +86,9 @@ def _helpdesk(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
     import sys
 
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url)
-    return subprocess.run([sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_import_of_a_broken_file_changes_nothing(tmp_path: Path, sessions, db_url: str) -> None:  # type: ignore[no-untyped-def]

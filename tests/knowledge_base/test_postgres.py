@@ -43,8 +43,9 @@ def pg_url() -> Iterator[str]:
 def test_migrate_seed_and_answer_on_postgres(pg_url: str) -> None:
     env = dict(os.environ, HELPDESK_DATABASE_URL=pg_url)
     for args in (["db", "upgrade"], ["db", "seed"]):
-        result = subprocess.run([sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr
     engine = make_engine(pg_url)
     try:

@@ -58,8 +58,13 @@ def test_new_entry_is_found_and_unpublished_entry_is_not(kb: KnowledgeBase, sess
     with sessions() as session, session.begin():
         repository.save_faq(
             session,
-            FaqIn(id="gym_badminton", department="community", question="羽毛球馆怎么预约场地？",
-                  similar=["羽毛球场地在哪订"], answer="在体育馆小程序预约，每次2小时。"),
+            FaqIn(
+                id="gym_badminton",
+                department="community",
+                question="羽毛球馆怎么预约场地？",
+                similar=["羽毛球场地在哪订"],
+                answer="在体育馆小程序预约，每次2小时。",
+            ),
         )
     assert kb.decide("羽毛球馆怎么预约场地").answer.faq_id == "gym_badminton"  # type: ignore[union-attr]
     with sessions() as session, session.begin():
@@ -75,7 +80,9 @@ def test_every_edit_is_kept_as_a_revision(sessions) -> None:  # type: ignore[no-
 
     with sessions() as session, session.begin():
         faq = repository.get_faq(session, "canteen")
-        repository.save_faq(session, FaqIn(**{**faq.snapshot(), "id": faq.id, "answer": "食堂营业时间调整为6:30开始。"}))
+        repository.save_faq(
+            session, FaqIn(**{**faq.snapshot(), "id": faq.id, "answer": "食堂营业时间调整为6:30开始。"})
+        )
     with sessions() as session:
         versions = session.scalars(select(FaqRevision.version).where(FaqRevision.faq_id == "canteen")).all()
     assert sorted(versions) == [1, 2]
