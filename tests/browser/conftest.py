@@ -24,8 +24,9 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: sync Playwright runs an event loop, which must be gone before async tests run."""
     from playwright.sync_api import sync_playwright
 
     path = chromium_path()

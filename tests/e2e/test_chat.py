@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 
 import httpx
 import pytest
 
+from desk import supervisor
 from knowledge_base import repository
 from knowledge_base.kbfile import FaqIn
 from tests.e2e.conftest import ChatClient
@@ -100,7 +100,7 @@ async def test_history_is_kept_across_reloads(chat: ChatClient, stack: Stack) ->
 
 
 async def test_action_server_outage_is_told_to_the_student_and_health_shows_it(stack: Stack) -> None:
-    """Last test of the module: it stops the action server (the stack is not used after it)."""
+    """Stops the action server, checks what the student and /healthz see, then starts it again."""
     actions = stack.child("actions")
     assert actions.proc is not None
     os.killpg(actions.proc.pid, signal.SIGTERM)
@@ -111,9 +111,15 @@ async def test_action_server_outage_is_told_to_the_student_and_health_shows_it(s
         assert [r["role"] for r in reply] == ["system"]
         assert "暂时无法回复" in reply[0]["text"]
         assert "你好" in texts(await chat.ask("你好"))  # responses that need no action still work
+        body = health(stack)
+        assert body["status"] == "degraded"
+        assert body["checks"]["action_server"]["ok"] is False and body["checks"]["rasa"]["ok"] is True
     finally:
         await chat.close()
-    body = health(stack)
-    assert body["status"] == "degraded"
-    assert body["checks"]["action_server"]["ok"] is False and body["checks"]["rasa"]["ok"] is True
-    json.dumps(body)
+        supervisor.start(actions)
+        assert supervisor.wait_ready(stack.settings, stack.children, timeout=60)
+    recovered = await ChatClient(stack).open()
+    try:
+        assert "挂失" in texts(await recovered.ask("校园卡丢了怎么办"))
+    finally:
+        await recovered.close()
