@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db train run test test-py validate test-stories lint clean
+.PHONY: help setup db train run test test-py validate test-stories lint clean eval
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,13 @@ test: validate test-stories test-py ## set up and run every test (Rasa data vali
 
 lint: setup ## ruff (lint + format check)
 	@$(APP)/ruff check . && $(APP)/ruff format --check .
+
+KB ?= ../shared/benchmarks/campus/kb.yml
+DATA ?= ../shared/benchmarks/campus/dev_faq.jsonl ../shared/benchmarks/campus/dev_dialogue.jsonl
+OUT ?= var/eval/report.json
+eval: train ## measure understanding: make eval KB=<kb.yml> DATA="<a.jsonl> [...]" OUT=<report.json>
+	@$(APP)/helpdesk eval --kb $(KB) --data $(DATA) --out $(OUT) --errors $(basename $(OUT)).errors.jsonl \
+	  --model $$(scripts/train.sh 2>/dev/null)
 
 clean: ## remove runtime data (database, models, logs) but keep the environments
 	rm -rf var

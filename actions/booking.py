@@ -28,7 +28,7 @@ class ActionBookingInfo(Action):
             dispatcher.utter_message(response="utter_appointments_not_yet")
             return []
         kb = knowledge_base()
-        service = await resolve_service(kb, tracker)
+        service = await resolve_service(kb, tracker, loose=True)
         if service is None:
             buttons = await asyncio.to_thread(service_buttons, kb)
             dispatcher.utter_message(response="utter_booking_which_service", buttons=buttons)

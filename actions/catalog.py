@@ -38,17 +38,17 @@ def card_kwargs(card: ServiceCard) -> dict[str, Any]:
     }
 
 
-async def resolve_service(kb: KnowledgeBase, tracker: Tracker) -> str | None:
+async def resolve_service(kb: KnowledgeBase, tracker: Tracker, loose: bool = False) -> str | None:
     """The service named by the NLU entity, else by the catalog matcher on the raw text."""
     service = first_entity(tracker, ENTITY_SERVICE)
     if service:
         return service
-    found = await asyncio.to_thread(kb.find_services, tracker.latest_message.get("text") or "")
+    found = await asyncio.to_thread(kb.find_services, tracker.latest_message.get("text") or "", loose)
     return found[0] if found else None
 
 
 class ActionServiceInfo(Action):
-    """Shows a service's card, or asks which service when none was named."""
+    """A confident FAQ answer if there is one, else the service's card, else asks which service."""
 
     def name(self) -> str:
         return "action_service_info"
@@ -56,8 +56,15 @@ class ActionServiceInfo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        from actions.faq import decide, render_faq
+
         kb = knowledge_base()
-        service = await resolve_service(kb, tracker)
+        outcome = await decide(kb, tracker)
+        if outcome.kind == "faq_answer":
+            await render_faq(dispatcher, kb, outcome, guide_button=outcome.service is None)
+            if outcome.service is None:
+                return []
+        service = outcome.service or await resolve_service(kb, tracker)
         if service is None:
             buttons = await asyncio.to_thread(service_buttons, kb)
             dispatcher.utter_message(response="utter_ask_which_service", buttons=buttons)

@@ -8,6 +8,3 @@ INTENT_BOOK = "book_appointment"
 
 ENTITY_SERVICE = "service"
 ENTITY_FAQ_ID = "faq_id"
-
-# An out-of-scope message is answered from the knowledge base only when retrieval is this sure.
-OUT_OF_SCOPE_ANSWER_SCORE = 0.7

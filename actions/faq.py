@@ -1,4 +1,7 @@
-"""FAQ answering from the knowledge base: answer, suggest the top 3, or say so honestly."""
+"""FAQ answering from the knowledge base: answer, suggest the top 3, or say so honestly.
+
+The decision itself is knowledge_base.decisions.route, the same function `make eval` measures.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.constants import ENTITY_FAQ_ID, INTENT_CHOOSE_FAQ, INTENT_OUT_OF_SCOPE, OUT_OF_SCOPE_ANSWER_SCORE
+from actions.constants import ENTITY_FAQ_ID, ENTITY_SERVICE, INTENT_CHOOSE_FAQ
 from actions.kb import first_entity, knowledge_base
-from knowledge_base.answering import FaqAnswer
+from knowledge_base import safety
+from knowledge_base.answering import FaqAnswer, KnowledgeBase
+from knowledge_base.decisions import Outcome, route
 from knowledge_base.repository import NotFound
 
 GIVE_UP_BUTTONS = [
@@ -24,13 +29,48 @@ def choose_payload(faq_id: str) -> str:
     return "/" + INTENT_CHOOSE_FAQ + json.dumps({ENTITY_FAQ_ID: faq_id}, ensure_ascii=False)
 
 
-def utter_answer(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
+def utter_answer(dispatcher: CollectingDispatcher, answer: FaqAnswer, guide_button: bool = True) -> None:
     """The answer text, with a button to the service's 一次性告知 card when the entry has one."""
     buttons = []
-    if answer.service_id:
+    if answer.service_id and guide_button:
         payload = "/service_info" + json.dumps({"service": answer.service_id}, ensure_ascii=False)
         buttons.append({"title": "办理指南（材料、地点、时间）", "payload": payload})
     dispatcher.utter_message(response="utter_faq_answer", answer=answer.answer, buttons=buttons)
+
+
+async def decide(kb: KnowledgeBase, tracker: Tracker) -> Outcome:
+    """route() for the tracker's latest message."""
+    latest = tracker.latest_message
+    intent = (latest.get("intent") or {}).get("name")
+    confidence = float((latest.get("intent") or {}).get("confidence") or 0.0)
+    text = latest.get("text") or ""
+    service = first_entity(tracker, ENTITY_SERVICE)
+    crisis = safety.is_crisis(text)
+    return await asyncio.to_thread(route, kb, text, intent, confidence, service, crisis)
+
+
+async def render_faq(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, outcome: Outcome, guide_button: bool = True
+) -> bool:
+    """Utter an FAQ outcome; False when the outcome is not an FAQ one."""
+    if outcome.kind == "faq_answer":
+        try:
+            answer = await asyncio.to_thread(kb.faq, outcome.faq_ids[0])
+        except NotFound:
+            dispatcher.utter_message(response="utter_faq_gone")
+            return True
+        utter_answer(dispatcher, answer, guide_button)
+    elif outcome.kind == "faq_suggest":
+        names = await asyncio.to_thread(lambda: {i: kb.faq(i).question for i in outcome.faq_ids[:3]})
+        buttons = [{"title": q, "payload": choose_payload(i)} for i, q in names.items()]
+        dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons)
+    elif outcome.kind == "decline":
+        dispatcher.utter_message(response="utter_out_of_scope")
+    elif outcome.kind == "faq_none":
+        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
+    else:
+        return False
+    return True
 
 
 class ActionAnswerFaq(Action):
@@ -44,8 +84,6 @@ class ActionAnswerFaq(Action):
     ) -> list[dict[str, Any]]:
         kb = knowledge_base()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        text = tracker.latest_message.get("text") or ""
-
         faq_id = first_entity(tracker, ENTITY_FAQ_ID)
         if intent == INTENT_CHOOSE_FAQ and faq_id:
             try:
@@ -55,16 +93,7 @@ class ActionAnswerFaq(Action):
                 return []
             utter_answer(dispatcher, answer)
             return []
-
-        decision = await asyncio.to_thread(kb.decide, text)
-        if intent == INTENT_OUT_OF_SCOPE and decision.top_score < OUT_OF_SCOPE_ANSWER_SCORE:
-            dispatcher.utter_message(response="utter_out_of_scope")
-            return []
-        if decision.kind == "answer" and decision.answer is not None:
-            utter_answer(dispatcher, decision.answer)
-        elif decision.kind == "suggest":
-            buttons = [{"title": m.question, "payload": choose_payload(m.faq_id)} for m in decision.matches[:3]]
-            dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons)
-        else:
+        outcome = await decide(kb, tracker)
+        if not await render_faq(dispatcher, kb, outcome):
             dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
         return []

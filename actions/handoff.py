@@ -65,3 +65,24 @@ class ActionHandoff(Action):
         else:
             dispatcher.utter_message(response="utter_handoff_recorded", department=name, phone=phone or "见官网")
         return []
+
+
+class ActionCrisis(Action):
+    """The crisis intent: hotlines and an urgent handoff, unless only an unsure classifier said so."""
+
+    def name(self) -> str:
+        return "action_crisis"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        from actions.faq import decide, render_faq
+
+        kb = knowledge_base()
+        outcome = await decide(kb, tracker)
+        if outcome.kind == "crisis":
+            dispatcher.utter_message(response="utter_crisis")
+            return await ActionHandoff().run(dispatcher, tracker, domain)
+        if not await render_faq(dispatcher, kb, outcome):
+            dispatcher.utter_message(response="utter_default")
+        return []

@@ -108,6 +108,61 @@ def cmd_nlu_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run labelled messages through the decision path and write the JSON report."""
+    import json
+
+    from desk import evaluation
+    from desk.supervisor import newest_model
+
+    model = Path(args.model) if args.model else newest_model(kb_config.var_dir())
+    if model is None or not model.exists():
+        print("no trained model: run `make train` first", file=sys.stderr)
+        return 2
+    data = [Path(p) for p in args.data] or evaluation.DEFAULT_DATA
+    report, preds = evaluation.run_eval(Path(args.kb) if args.kb else evaluation.DEFAULT_KB, data, model)
+    report["model"] = model.name
+    report["data"] = [str(p) for p in data]
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    if args.errors:
+        Path(args.errors).write_text(
+            "\n".join(json.dumps(e, ensure_ascii=False) for e in evaluation.errors(preds)) + "\n", encoding="utf-8"
+        )
+    print(evaluation.summary_table(report))
+    if args.out:
+        print(f"report written to {args.out}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Cross-validate the FAQ thresholds on a KB file (held-out paraphrases vs out-of-scope examples)."""
+    from knowledge_base import dense
+    from knowledge_base.calibration import calibrate, negatives_from_nlu
+    from knowledge_base.kbfile import load_kb_file
+    from knowledge_base.retrieval import FaqRetriever, HybridRetriever
+
+    kb = load_kb_file(args.kb or kb_config.seed_file())
+    negatives = negatives_from_nlu(kb_config.PROJECT_ROOT / "bot" / "data" / "nlu" / "out_of_scope.yml")
+
+    def lexical(docs, synonyms):  # type: ignore[no-untyped-def]
+        retriever = FaqRetriever(docs, synonyms)
+        return lambda q: retriever.search(q, 3)
+
+    def hybrid(docs, synonyms):  # type: ignore[no-untyped-def]
+        retriever = HybridRetriever(FaqRetriever(docs, synonyms), dense.build_index(docs))
+        return lambda q: retriever.search(q, 3)
+
+    builders = {"lexical": lexical}
+    if dense.encoder() is not None:
+        builders["hybrid"] = hybrid
+    for name, build in builders.items():
+        print(f"{name}: {calibrate(kb, negatives, build)}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start Rasa, the action server and the desk; stop them all on Ctrl-C or SIGTERM."""
     from desk.supervisor import run_all
@@ -143,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--file", help="KB YAML file (default: the shipped sample university)")
     sync.add_argument("--check", action="store_true", help="exit 1 if the files are out of date")
     sync.set_defaults(func=cmd_nlu_sync)
+
+    ev = sub.add_parser("eval", help="measure understanding on labelled messages (benchmark format)")
+    ev.add_argument("--kb", help="KB YAML loaded into a fresh database (default: the shared campus kb.yml)")
+    ev.add_argument("--data", nargs="*", default=[], help="JSONL files (default: the shared dev sets)")
+    ev.add_argument("--out", help="write the JSON report here")
+    ev.add_argument("--errors", help="write the mispredicted lines here (JSONL)")
+    ev.add_argument("--model", help="model archive (default: the newest in var/models)")
+    ev.set_defaults(func=cmd_eval)
+
+    cal = sub.add_parser("calibrate", help="cross-validate the FAQ answer/suggest thresholds")
+    cal.add_argument("--kb", help="KB YAML (default: the shipped sample university)")
+    cal.set_defaults(func=cmd_calibrate)
 
     run = sub.add_parser("run", help="run Rasa, the action server and the desk together")
     run.add_argument("--model", help="model archive (default: the newest in var/models)")

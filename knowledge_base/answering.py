@@ -15,10 +15,10 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import repository
+from knowledge_base import dense, repository
 from knowledge_base import text as kbtext
 from knowledge_base.models import Department, Faq, Service, Synonym
-from knowledge_base.retrieval import FaqDoc, FaqMatch, FaqRetriever
+from knowledge_base.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,20 @@ MODE_LABELS = {"offline": "线下办理", "online": "线上办理", "offline_or_
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Retrieval score cut-offs: answer at once, suggest the top 3, or admit not knowing."""
+    """Retrieval score cut-offs: answer at once, suggest the top 3, or admit not knowing.
 
-    answer: float = 0.55
-    suggest: float = 0.30
-    margin: float = 0.04
+    Calibrated by cross-validation on the knowledge base (`helpdesk calibrate`, see
+    knowledge_base/calibration.py), not on the dev set. The defaults are for lexical retrieval;
+    `dense()` for lexical + multilingual-e5 fusion.
+    """
+
+    answer: float = 0.73
+    suggest: float = 0.29
+    margin: float = 0.0
+
+    @classmethod
+    def dense(cls) -> Thresholds:
+        return cls(answer=0.59, suggest=0.48, margin=0.04)
 
 
 @dataclass(frozen=True)
@@ -83,29 +92,46 @@ class ServiceCard:
 
 
 class _Snapshot:
-    def __init__(self, revision: int, retriever: FaqRetriever, matcher: CatalogMatcher) -> None:
+    def __init__(self, revision: int, retriever: FaqRetriever | HybridRetriever, matcher: CatalogMatcher) -> None:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
 
 
-class CatalogMatcher:
-    """Finds catalog services named in a message with spaCy's PhraseMatcher (names and aliases)."""
+# Shorter messages ("校园卡", "奖学金") name a topic, not a question: they get suggestions, not an answer.
+MIN_CHARS_TO_ANSWER = 4
 
-    def __init__(self, services: dict[str, list[str]]) -> None:
+# A service named only loosely ("约就业中心的老师改简历") is taken when its profile scores this much.
+SERVICE_PROFILE_MIN_SCORE = 0.28
+
+
+class CatalogMatcher:
+    """Finds catalog services named in a message.
+
+    First by name or alias with spaCy's PhraseMatcher; when none is named outright, by the service's
+    profile (its department's names, the questions of the FAQ entries linked to it) with the lexical
+    retriever, so "约就业中心的老师看简历" still finds 职业规划咨询.
+    """
+
+    def __init__(self, services: dict[str, list[str]], profiles: list[FaqDoc] | None = None) -> None:
         from spacy.matcher import PhraseMatcher
 
         nlp = kbtext.nlp()
         kbtext.add_terms(t for terms in services.values() for t in terms)
         self._matcher = PhraseMatcher(nlp.vocab)
         self._terms = services
+        self._profiles = FaqRetriever(profiles, unigram_weight=0.0) if profiles else None
         for service_id, terms in services.items():
             patterns = [nlp.make_doc(kbtext.normalize(t)) for t in terms if t.strip()]
             if patterns:
                 self._matcher.add(service_id, patterns)
 
-    def find(self, message: str) -> list[str]:
-        """Service ids named in the message, longest mention first, without repeats."""
+    def find(self, message: str, loose: bool = False) -> list[str]:
+        """Service ids named in the message, longest mention first, without repeats.
+
+        With `loose` (a booking, where some service is meant), a message that names none outright is
+        matched against the service profiles.
+        """
         nlp = kbtext.nlp()
         doc = nlp.make_doc(kbtext.normalize(message))
         hits = sorted(self._matcher(doc), key=lambda h: h[2] - h[1], reverse=True)
@@ -119,15 +145,23 @@ class CatalogMatcher:
             for sid, terms in self._terms.items():
                 if any(kbtext.normalize(t) in norm for t in terms if len(t) >= 2):
                     found.append(sid)
+        if not found and loose and self._profiles is not None:
+            best = self._profiles.search(message, k=2)
+            runner_up = best[1].score if len(best) > 1 else 0.0
+            if best and best[0].score >= SERVICE_PROFILE_MIN_SCORE and best[0].score - runner_up >= 0.01:
+                found.append(best[0].faq_id)
         return found
 
 
 class KnowledgeBase:
     """Run-time access to FAQ answers and the service catalog, always current with the database."""
 
-    def __init__(self, session_factory: sessionmaker, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, session_factory: sessionmaker, thresholds: Thresholds | None = None, use_dense: bool = True
+    ) -> None:
         self._sessions = session_factory
-        self.thresholds = thresholds or Thresholds()
+        self.use_dense = use_dense and dense.encoder() is not None
+        self.thresholds = thresholds or (Thresholds.dense() if self.use_dense else Thresholds())
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -165,9 +199,22 @@ class KnowledgeBase:
             )
             for f in session.scalars(select(Faq).where(Faq.published.is_(True)).order_by(Faq.id))
         ]
-        matcher = CatalogMatcher({s.id: [s.name, *s.aliases] for s in services})
+        linked: dict[str, list[str]] = {}
+        for f in session.scalars(select(Faq).where(Faq.service_id.is_not(None), Faq.published.is_(True))):
+            linked.setdefault(f.service_id or "", []).extend([f.question, *(f.similar or [])])
+        profiles = [
+            FaqDoc(
+                faq_id=s.id,
+                question=s.name,
+                similar=tuple([*s.aliases, s.department.name, *s.department.aliases, *linked.get(s.id, [])]),
+            )
+            for s in services
+        ]
+        matcher = CatalogMatcher({s.id: [s.name, *s.aliases] for s in services}, profiles)
         logger.info("knowledge base index rebuilt: revision %s, %d FAQ entries", revision, len(docs))
-        return _Snapshot(revision, FaqRetriever(docs, synonyms), matcher)
+        lexical = FaqRetriever(docs, synonyms)
+        retriever = HybridRetriever(lexical, dense.build_index(docs)) if self.use_dense else lexical
+        return _Snapshot(revision, retriever, matcher)
 
     # -- FAQ ---------------------------------------------------------------------------------------
     def search(self, message: str, k: int = 3) -> list[FaqMatch]:
@@ -183,7 +230,8 @@ class KnowledgeBase:
                 return FaqDecision("none", matches)
             top = matches[0]
             runner_up = matches[1].score if len(matches) > 1 else 0.0
-            if top.score >= self.thresholds.answer and top.score - runner_up >= self.thresholds.margin:
+            long_enough = len(kbtext.strip_punct(kbtext.normalize(message))) >= MIN_CHARS_TO_ANSWER
+            if long_enough and top.score >= self.thresholds.answer and top.score - runner_up >= self.thresholds.margin:
                 return FaqDecision("answer", matches, self._faq_answer(session, top.faq_id))
             return FaqDecision("suggest", matches)
 
@@ -209,10 +257,10 @@ class KnowledgeBase:
         )
 
     # -- catalog -----------------------------------------------------------------------------------
-    def find_services(self, message: str) -> list[str]:
-        """Catalog services named in a message (by name or alias)."""
+    def find_services(self, message: str, loose: bool = False) -> list[str]:
+        """Catalog services named in a message (by name or alias; by profile too when `loose`)."""
         with self._sessions() as session:
-            return self._current(session).matcher.find(message)
+            return self._current(session).matcher.find(message, loose=loose)
 
     def service_card(self, service_id: str) -> ServiceCard:
         """The 一次性告知 card of a service (raises repository.NotFound)."""

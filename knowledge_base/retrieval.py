@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from knowledge_base import text as kbtext
 
@@ -60,13 +61,13 @@ def features(text: str, synonyms: kbtext.SynonymMap | None = None) -> Counter[st
     return feats
 
 
-def _weight(feature: str) -> float:
+def _weight(feature: str, unigram_weight: float = UNIGRAM_WEIGHT) -> float:
     kind = feature[0]
     if kind == "w":
         return WORD_WEIGHT
     if kind == "b":
         return BIGRAM_WEIGHT
-    return UNIGRAM_WEIGHT
+    return unigram_weight
 
 
 @dataclass
@@ -82,8 +83,16 @@ class _Index:
 class FaqRetriever:
     """An in-memory index of FAQ entries; build a new one when the knowledge base changes."""
 
-    def __init__(self, docs: list[FaqDoc], synonyms: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        docs: list[FaqDoc],
+        synonyms: dict[str, str] | None = None,
+        unigram_weight: float = UNIGRAM_WEIGHT,
+        answer_weight: float = ANSWER_WEIGHT,
+    ) -> None:
         self.docs = docs
+        self.unigram_weight = unigram_weight
+        self.answer_weight = answer_weight
         self.synonyms = kbtext.SynonymMap(synonyms or {})
         self._index = self._build(docs)
 
@@ -98,11 +107,11 @@ class FaqRetriever:
                 index.owners.append(n)
                 index.texts.append(t)
                 index.weights.append(1.0)
-            if doc.answer.strip() and ANSWER_WEIGHT > 0:
+            if doc.answer.strip() and self.answer_weight > 0:
                 raw.append(features(doc.answer, self.synonyms))
                 index.owners.append(n)
                 index.texts.append(doc.question)
-                index.weights.append(ANSWER_WEIGHT)
+                index.weights.append(self.answer_weight)
         df: Counter[str] = Counter()
         for feats in raw:
             df.update(feats.keys())
@@ -115,26 +124,25 @@ class FaqRetriever:
                 index.postings.setdefault(f, []).append((i, v))
         return index
 
-    @staticmethod
-    def _vectorize(feats: Counter[str], idf: dict[str, float]) -> dict[str, float]:
+    def _vectorize(self, feats: Counter[str], idf: dict[str, float]) -> dict[str, float]:
         vec = {}
         for f, c in feats.items():
             w = idf.get(f)
             if w is None:
                 continue
-            vec[f] = (1.0 + math.log(c)) * w * _weight(f)
+            vec[f] = (1.0 + math.log(c)) * w * _weight(f, self.unigram_weight)
         norm = math.sqrt(sum(v * v for v in vec.values()))
         if norm == 0:
             return {}
         return {f: v / norm for f, v in vec.items()}
 
-    def search(self, text: str, k: int = 3) -> list[FaqMatch]:
-        """The k best FAQ entries for a student message, best first, scores in [0, 1]."""
+    def score_all(self, text: str) -> dict[int, tuple[float, int]]:
+        """Entry index -> (best document cosine, that document's index), for entries with any overlap."""
         if not self.docs:
-            return []
+            return {}
         query = self._vectorize(features(text, self.synonyms), self._index.idf)
         if not query:
-            return []
+            return {}
         doc_scores: dict[int, float] = {}
         for f, qv in query.items():
             for i, dv in self._index.postings.get(f, ()):
@@ -145,6 +153,11 @@ class FaqRetriever:
             owner = self._index.owners[i]
             if owner not in best or s > best[owner][0]:
                 best[owner] = (s, i)
+        return best
+
+    def search(self, text: str, k: int = 3) -> list[FaqMatch]:
+        """The k best FAQ entries for a student message, best first, scores in [0, 1]."""
+        best = self.score_all(text)
         ranked = sorted(best.items(), key=lambda kv: kv[1][0], reverse=True)[:k]
         return [
             FaqMatch(
@@ -154,4 +167,39 @@ class FaqRetriever:
                 matched_text=self._index.texts[i],
             )
             for owner, (score, i) in ranked
+        ]
+
+
+class HybridRetriever:
+    """Lexical scores fused with dense sentence-embedding similarity (when an encoder is available).
+
+    fused = LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * rescaled dense cosine, where the dense
+    cosine of multilingual-e5 (compressed into about 0.75-1.0) is stretched to [0, 1].
+    """
+
+    LEXICAL_SHARE = 0.2
+    DENSE_FLOOR = 0.75
+
+    def __init__(self, lexical: FaqRetriever, dense: Any | None) -> None:
+        self.lexical = lexical
+        self.docs = lexical.docs
+        self.dense = dense  # knowledge_base.dense.DenseIndex or None
+
+    def search(self, text: str, k: int = 3) -> list[FaqMatch]:
+        if self.dense is None:
+            return self.lexical.search(text, k)
+        if not self.docs:
+            return []
+        lexical = self.lexical.score_all(text)
+        dense_best = self.dense.best_per_owner(text)  # owner -> (cosine, doc text)
+        fused: list[tuple[float, int, str]] = []
+        for owner, (cosine, matched) in dense_best.items():
+            lex_score = lexical.get(owner, (0.0, -1))[0]
+            stretched = min(max((cosine - self.DENSE_FLOOR) / (1 - self.DENSE_FLOOR), 0.0), 1.0)
+            score = self.LEXICAL_SHARE * min(lex_score, 1.0) + (1 - self.LEXICAL_SHARE) * stretched
+            fused.append((score, owner, matched))
+        fused.sort(reverse=True)
+        return [
+            FaqMatch(self.docs[owner].faq_id, self.docs[owner].question, round(score, 4), matched)
+            for score, owner, matched in fused[:k]
         ]

@@ -30,8 +30,11 @@ async def test_service_card_from_the_entity() -> None:
     assert card["phone"] == "0531-88360000"
 
 
-async def test_service_card_found_by_alias_when_nlu_gave_no_entity() -> None:
-    [card] = await collect(ActionServiceInfo(), "医保报销需要哪些材料", "service_info")
+async def test_specific_answer_then_the_card_found_by_alias_without_an_entity() -> None:
+    answer, card = await collect(ActionServiceInfo(), "医保报销需要哪些材料", "service_info")
+    assert answer["response"] == "utter_faq_answer" and "发票" in answer["answer"]
+    assert answer["buttons"] == []  # the card follows, no need for a guide button
+    assert card["response"] == "utter_service_card"
     assert card["service_name"] == "医保报销办理"
     assert "医疗费发票原件" in card["materials"]
 
@@ -41,6 +44,11 @@ async def test_no_service_named_asks_which_with_a_button_per_service() -> None:
     assert ask["response"] == "utter_ask_which_service"
     titles = [b["title"] for b in ask["buttons"]]
     assert "心理咨询" in titles and "在读证明与成绩单开具" in titles
+
+
+async def test_booking_finds_the_service_from_a_loose_mention() -> None:
+    card, _how = await collect(ActionBookingInfo(), "简历想找老师看看 能约吗", "book_appointment")
+    assert card["service_name"] == "职业规划咨询"
 
 
 async def test_booking_shows_the_card_and_how_to_arrange_the_visit() -> None:

@@ -27,6 +27,14 @@ def test_spaces_and_full_width_characters_do_not_change_the_match(kb: KnowledgeB
     assert plain.faq_id == spaced.faq_id == wide.faq_id == "student_id_card_reissue"
 
 
+def test_without_the_embedding_model_retrieval_degrades_to_lexical(sessions) -> None:  # type: ignore[no-untyped-def]
+    lexical = KnowledgeBase(sessions, use_dense=False)
+    assert lexical.thresholds.answer > KnowledgeBase(sessions).thresholds.answer or not lexical.use_dense
+    matches = lexical.search("校园卡丢了怎么办", k=3)
+    assert matches[0].faq_id == "card_report_loss"
+    assert lexical.decide("薛定谔方程的通解怎么推导").kind == "none"
+
+
 def test_middling_match_offers_three_candidates(kb: KnowledgeBase) -> None:
     decision = kb.decide("校园卡")
     assert decision.kind == "suggest"
