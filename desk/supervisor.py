@@ -206,6 +206,17 @@ def run_all(model: str | None = None) -> int:
     if model_path is None or not model_path.exists():
         print("no trained model found under var/models; run `make train` first", file=sys.stderr)
         return 2
+    warmup = subprocess.run(
+        [venv_bin("app", "helpdesk"), "kb", "warmup"],
+        env=dict(os.environ, HELPDESK_DATABASE_URL=settings.database_url, HELPDESK_VAR_DIR=str(settings.var_dir)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if warmup.returncode != 0:
+        print(f"could not build the retrieval index:\n{warmup.stderr[-2000:]}", file=sys.stderr)
+        return 1
+    print(warmup.stdout.strip())
     children = build_children(settings, model_path)
     stopping = {"signal": 0}
 

