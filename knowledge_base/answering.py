@@ -40,7 +40,7 @@ class Thresholds:
 
     @classmethod
     def dense(cls) -> Thresholds:
-        return cls(answer=0.59, suggest=0.48, margin=0.04)
+        return cls(answer=0.6, suggest=0.5, margin=0.06)
 
 
 @dataclass(frozen=True)

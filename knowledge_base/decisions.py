@@ -40,13 +40,11 @@ CRISIS_MIN_CONFIDENCE = 0.8
 def faq_decision(kb: KnowledgeBase, text: str, intent: str | None) -> FaqDecision:
     """The FAQ decision for a message on the FAQ path.
 
-    A message the NLU finds out of scope is answered only when retrieval is confident enough to
-    answer; it never gets "did you mean" suggestions (small talk should not be met with FAQ titles).
+    A message the NLU finds out of scope still goes through retrieval with the same calibrated
+    thresholds (the classifier is often unsure of rare campus topics); when retrieval finds nothing
+    close, the bot declines politely instead of saying it could not find an answer.
     """
-    decision = kb.decide(text)
-    if intent == INTENT_OUT_OF_SCOPE and decision.kind != "answer":
-        return FaqDecision("none", decision.matches)
-    return decision
+    return kb.decide(text)
 
 
 @dataclass(frozen=True)

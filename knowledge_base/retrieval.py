@@ -177,7 +177,7 @@ class HybridRetriever:
     cosine of multilingual-e5 (compressed into about 0.75-1.0) is stretched to [0, 1].
     """
 
-    LEXICAL_SHARE = 0.2
+    LEXICAL_SHARE = 0.15
     DENSE_FLOOR = 0.75
 
     def __init__(self, lexical: FaqRetriever, dense: Any | None) -> None:
