@@ -1,0 +1,29 @@
+"""The set-up script stops with a clear message where Python 3.10 is missing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from knowledge_base.config import PROJECT_ROOT
+
+
+def test_setup_without_python310_says_how_to_get_it(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(PROJECT_ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    shutil.copytree(PROJECT_ROOT / "requirements", tmp_path / "requirements")
+    result = subprocess.run(
+        ["bash", "scripts/setup.sh", "app"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "none")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if shutil.which("python3.10", path="/usr/bin:/bin"):
+        return  # this machine has a system Python 3.10: nothing to refuse
+    assert result.returncode == 1
+    assert "Python 3.10 is required" in result.stderr
+    assert "PYTHON310=" in result.stderr
+    assert not (tmp_path / ".venv" / "app").exists()
