@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.catalog import card_kwargs, resolve_service, service_buttons
+from actions.catalog import resolve_service, utter_card
 from actions.constants import INTENT_BOOK
 from actions.kb import knowledge_base
-from knowledge_base.repository import NotFound
 
 
 class ActionBookingInfo(Action):
@@ -29,15 +27,6 @@ class ActionBookingInfo(Action):
             return []
         kb = knowledge_base()
         service = await resolve_service(kb, tracker, loose=True)
-        if service is None:
-            buttons = await asyncio.to_thread(service_buttons, kb)
-            dispatcher.utter_message(response="utter_booking_which_service", buttons=buttons)
-            return []
-        try:
-            card = await asyncio.to_thread(kb.service_card, service)
-        except NotFound:
-            dispatcher.utter_message(response="utter_service_unknown")
-            return []
-        dispatcher.utter_message(response="utter_service_card", **card_kwargs(card))
-        dispatcher.utter_message(response="utter_booking_by_contact")
+        if await utter_card(dispatcher, kb, service, ask_response="utter_booking_which_service"):
+            dispatcher.utter_message(response="utter_booking_by_contact")
         return []

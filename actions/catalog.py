@@ -47,6 +47,23 @@ async def resolve_service(kb: KnowledgeBase, tracker: Tracker, loose: bool = Fal
     return found[0] if found else None
 
 
+async def utter_card(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, service: str | None, ask_response: str
+) -> bool:
+    """The service's card; without a service, `ask_response` with a button per service. True if shown."""
+    if service is None:
+        buttons = await asyncio.to_thread(service_buttons, kb)
+        dispatcher.utter_message(response=ask_response, buttons=buttons)
+        return False
+    try:
+        card = await asyncio.to_thread(kb.service_card, service)
+    except NotFound:
+        dispatcher.utter_message(response="utter_service_unknown")
+        return False
+    dispatcher.utter_message(response="utter_service_card", **card_kwargs(card))
+    return True
+
+
 class ActionServiceInfo(Action):
     """A confident FAQ answer if there is one, else the service's card, else asks which service."""
 
@@ -65,14 +82,5 @@ class ActionServiceInfo(Action):
             if outcome.service is None:
                 return []
         service = outcome.service or await resolve_service(kb, tracker)
-        if service is None:
-            buttons = await asyncio.to_thread(service_buttons, kb)
-            dispatcher.utter_message(response="utter_ask_which_service", buttons=buttons)
-            return []
-        try:
-            card = await asyncio.to_thread(kb.service_card, service)
-        except NotFound:
-            dispatcher.utter_message(response="utter_service_unknown")
-            return []
-        dispatcher.utter_message(response="utter_service_card", **card_kwargs(card))
+        await utter_card(dispatcher, kb, service, ask_response="utter_ask_which_service")
         return []

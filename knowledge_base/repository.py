@@ -141,27 +141,24 @@ def import_kb(session: Session, kb: KbFileIn, replace: bool = False, changed_by:
             for variant in variants:
                 if variant and variant != canonical:
                     session.merge(Synonym(variant=variant, canonical=canonical))
-    if replace:
-        keep_faqs = {f.id for f in kb.faqs}
-        for faq in session.scalars(select(Faq)).all():
-            if faq.id not in keep_faqs:
-                session.delete(faq)
-                report.deleted["faqs"] += 1
-        session.flush()
-        keep_services = {s.id for s in kb.services}
-        for svc in session.scalars(select(Service)).all():
-            if svc.id not in keep_services:
-                session.delete(svc)
-                report.deleted["services"] += 1
-        session.flush()
-        keep_deps = {d.id for d in kb.departments}
-        for dep in session.scalars(select(Department)).all():
-            if dep.id not in keep_deps:
-                session.delete(dep)
-                report.deleted["departments"] += 1
+    if replace:  # children first: FAQ entries point at services, services at departments
+        report.deleted["faqs"] = _delete_missing(session, Faq, {f.id for f in kb.faqs})
+        report.deleted["services"] = _delete_missing(session, Service, {s.id for s in kb.services})
+        report.deleted["departments"] = _delete_missing(session, Department, {d.id for d in kb.departments})
     session.flush()
     bump_revision(session)
     return report
+
+
+def _delete_missing(session: Session, model: type[Faq] | type[Service] | type[Department], keep: set[str]) -> int:
+    """Delete the rows of `model` whose id is not in `keep`; returns how many."""
+    removed = 0
+    for row in session.scalars(select(model)).all():
+        if row.id not in keep:
+            session.delete(row)
+            removed += 1
+    session.flush()
+    return removed
 
 
 def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shanghai") -> dict[str, Any]:
