@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,42 @@ class OutboundMessage:
     sender_name: str | None = None
     message_id: int | None = None
     created_at: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboundPart:
+    """One channel message: a piece of an outbound message, with the buttons it carries.
+
+    `ref` is the stored message's id, so a pressed button can be mapped back to its payload.
+    """
+
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    ref: int | None = None
+
+
+class DeliveryError(Exception):
+    """Sending to a channel failed.
+
+    `permanent` failures (the student blocked the bot, the 48-hour window closed) are not retried;
+    `retry_after` is the wait in seconds the channel asked for, if it said one.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class ChannelSender(Protocol):
+    """What the delivery worker needs from a channel: split a message into parts, send one part."""
+
+    channel: str
+
+    def parts(self, message: OutboundMessage) -> list[OutboundPart]:
+        """The channel messages that carry `message`, in order (empty when there is nothing to send)."""
+        ...
+
+    async def send(self, recipient: str, part: OutboundPart) -> None:
+        """Send one part to the channel's id of the student; raise DeliveryError on failure."""
+        ...

@@ -166,6 +166,19 @@ class Gateway:
             await self._publish(conversation_id, message)
         return stored
 
+    async def record(self, msg: InboundMessage, replies: list[dict[str, Any]]) -> GatewayResult:
+        """Store a message the desk answers itself (a channel command, a follow event, a picture)
+        and its replies, without Rasa; a replayed message is dropped as in `handle`."""
+        async with self._lock(msg.conversation_id):
+            inbound = await to_thread.run_sync(self._store_inbound, msg, (msg.text or "").strip()[:MAX_TEXT_LENGTH])
+            if inbound is None:
+                return GatewayResult(duplicate=True)
+            await self._publish(msg.conversation_id, inbound)
+            stored = await to_thread.run_sync(self._store_replies, msg.conversation_id, replies)
+            for message in stored:
+                await self._publish(msg.conversation_id, message)
+            return GatewayResult(inbound=inbound, replies=stored)
+
     # -- the message path --------------------------------------------------------------------------
     async def handle(self, msg: InboundMessage) -> GatewayResult:
         """Store, filter, answer and publish one inbound message."""

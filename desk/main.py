@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
+from desk.channels import start_channels
 from desk.gateway import Gateway
 from desk.rasa_client import RasaClient
-from desk.routes import health, webchat
+from desk.routes import health, telegram, webchat, wechat
 from desk.settings import Settings, get_settings
 from knowledge_base.db import make_engine, make_session_factory
 
@@ -42,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway = Gateway(app.state.sessions, app.state.rasa)
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
+        app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
         try:
             yield
         finally:
+            await app.state.channels.stop()
             await http.aclose()
             engine.dispose()
 
@@ -52,4 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(webchat.router)
     app.include_router(health.router)
+    app.include_router(telegram.router)
+    app.include_router(wechat.router)
     return app

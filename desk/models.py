@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge_base.db import Base
@@ -79,3 +79,39 @@ class HandoffRequest(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     packet: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Outbox states.
+OUTBOX_PENDING = "pending"
+OUTBOX_SENT = "sent"
+OUTBOX_FAILED = "failed"
+
+
+class OutboxItem(Base):
+    """A stored message on its way to a student's Telegram or WeChat: one row per message.
+
+    Rows of one conversation are delivered in id order. `parts_sent` counts the channel messages
+    already out, so a retry after a failure never repeats a part. `delivered_via` is `api`, or
+    `passive` for a WeChat answer given in the HTTP response itself. A `failed` row keeps the error
+    for the staff console ("undelivered").
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_outbox_message"),
+        Index("ix_outbox_status_conversation", "status", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=OUTBOX_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_via: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base import config as kb_config
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
+TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 def load_or_create_secrets(var_dir: Path) -> dict[str, str]:
@@ -41,6 +44,24 @@ def load_or_create_secrets(var_dir: Path) -> dict[str, str]:
     return data
 
 
+def channel_problems(s: Settings) -> list[str]:
+    """What is missing or unsafe in the Telegram and WeChat settings (empty when fine or off)."""
+    problems: list[str] = []
+    if s.telegram_mode != "off" and not s.telegram_token:
+        problems.append("HELPDESK_TELEGRAM_TOKEN is required when HELPDESK_TELEGRAM_MODE is not off")
+    if s.telegram_mode == "webhook" and not TELEGRAM_SECRET.match(s.telegram_secret):
+        problems.append("the Telegram webhook needs HELPDESK_TELEGRAM_SECRET: 16 to 256 characters of A-Z a-z 0-9 _ -")
+    if s.wechat_token:
+        if not (s.wechat_appid and s.wechat_appsecret):
+            problems.append("HELPDESK_WECHAT_TOKEN needs HELPDESK_WECHAT_APPID and HELPDESK_WECHAT_APPSECRET")
+        if s.wechat_aes_key and len(s.wechat_aes_key) != 43:
+            problems.append("HELPDESK_WECHAT_AES_KEY (EncodingAESKey) must be 43 characters")
+    for name in ("telegram_secret", "wechat_token", "wechat_appsecret"):
+        if getattr(s, name) and getattr(s, name).lower() in PLACEHOLDER_SECRETS:
+            problems.append(f"HELPDESK_{name.upper()} is a placeholder")
+    return problems
+
+
 class Settings(BaseSettings):
     """All configuration of the desk process (and of `helpdesk run`)."""
 
@@ -62,6 +83,20 @@ class Settings(BaseSettings):
     university_name: str = "示例大学"
     webchat_rate_limit: int = 12
     webchat_rate_window_seconds: float = 20.0
+    # Channels: off unless configured (README, "Telegram and WeChat").
+    telegram_mode: Literal["off", "webhook", "polling"] = "off"
+    telegram_token: str = ""
+    telegram_secret: str = ""
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_poll_timeout_seconds: int = 30
+    wechat_token: str = ""
+    wechat_appid: str = ""
+    wechat_appsecret: str = ""
+    wechat_aes_key: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_passive_seconds: float = 4.0
+    outbox_max_attempts: int = 8
+    outbox_retry_base_seconds: float = 2.0
 
     @field_validator("rasa_token", "secret_key")
     @classmethod
@@ -69,6 +104,17 @@ class Settings(BaseSettings):
         if value and value.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("replace the placeholder secret with a real random value (or leave it empty)")
         return value
+
+    @model_validator(mode="after")
+    def _channels_complete(self) -> Settings:
+        problems = channel_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token)
 
     def with_generated_secrets(self) -> Settings:
         """A copy where missing secrets are filled from var/secrets.json (created if needed)."""

@@ -16,7 +16,7 @@ from knowledge_base.config import seed_file
 from knowledge_base.db import Base, make_engine, make_session_factory
 from knowledge_base.kbfile import load_kb_file
 
-pytest_plugins = ["tests.stack"]
+pytest_plugins = ["tests.stack", "tests.fake_telegram", "tests.fake_wechat"]
 
 
 @pytest.fixture(scope="session")
