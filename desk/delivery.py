@@ -125,8 +125,8 @@ class DeliveryWorker:
             await to_thread.run_sync(self._outbox.retry_later, job.item_id, attempts, str(exc), delay)
             return
         except Exception as exc:  # a bug must not lose the message: retry, bounded by max_attempts
-            logger.exception("delivery to conversation %s crashed", conv)
             error = f"internal error: {type(exc).__name__}"
+            logger.error("delivery to conversation %s crashed: %s", conv, error)  # no message: it may quote ids
             if attempts >= self._max_attempts:
                 await to_thread.run_sync(self._outbox.fail, job.item_id, attempts, error)
             else:

@@ -127,7 +127,10 @@ class Runner:
         def finished(t: asyncio.Task[GatewayResult]) -> None:
             self._tasks.discard(t)
             if not t.cancelled() and t.exception() is not None:
-                logger.error("gateway failed for conversation %s: %r", log_id(conversation_id), t.exception())
+                # the type only: database errors quote their parameters (ids, text)
+                logger.error(
+                    "gateway failed for conversation %s: %s", log_id(conversation_id), type(t.exception()).__name__
+                )
 
         task.add_done_callback(finished)
         return task

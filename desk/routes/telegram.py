@@ -47,6 +47,6 @@ async def telegram_webhook(request: Request) -> Response:
         await channel.handle_update(update)
     except NotStored:
         return Response(status_code=503)
-    except Exception:
-        logger.exception("telegram update %s could not be handled", update.update_id)
+    except Exception as exc:  # logged by type: database errors quote their parameters (ids, text)
+        logger.error("telegram update %s could not be handled: %s", update.update_id, type(exc).__name__)
     return Response(status_code=200)
