@@ -191,7 +191,8 @@ class HybridRetriever:
         if not self.docs:
             return []
         lexical = self.lexical.score_all(text)
-        dense_best = self.dense.best_per_owner(text)  # owner -> (cosine, doc text)
+        # the admins' synonyms help the dense model too: 饭卡 is embedded as 校园卡
+        dense_best = self.dense.best_per_owner(self.lexical.synonyms.apply(text))  # owner -> (cosine, doc text)
         fused: list[tuple[float, int, str]] = []
         for owner, (cosine, matched) in dense_best.items():
             lex_score = lexical.get(owner, (0.0, -1))[0]
