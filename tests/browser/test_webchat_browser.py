@@ -64,3 +64,27 @@ def test_student_text_is_never_rendered_as_html(stack: Stack, phone: Any) -> Non
     page.locator('.msg[data-role="student"]:not([data-pending])').last.wait_for(timeout=30_000)
     assert page.evaluate("window.__pwned === undefined")
     assert page.locator(".msg img").count() == 0
+
+
+def test_the_chat_reconnects_and_sends_what_was_typed_while_offline(stack: Stack, phone: Any) -> None:
+    """The desk restarts under an open page: the page says so, reconnects, and loses no message."""
+    from desk import supervisor
+
+    page = phone
+    page.goto(stack.base_url + "/")
+    page.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    desk = stack.child("desk")
+    assert desk.proc is not None
+    desk.proc.terminate()
+    desk.proc.wait(timeout=30)
+    page.wait_for_function("!window.webchat.connected()", timeout=15_000)
+    page.locator("#conn-status").wait_for(state="visible", timeout=10_000)
+    page.fill("#chat-input", "图书馆几点开门")
+    page.click("#chat-send")
+    assert page.locator('.msg[data-role="student"][data-pending]').count() == 1
+    supervisor.start(desk)
+    assert supervisor.wait_ready(stack.settings, stack.children, timeout=120)
+    page.wait_for_function("window.webchat.connected()", timeout=30_000)
+    page.locator('.msg[data-role="bot"]', has_text="图书馆").last.wait_for(timeout=30_000)
+    assert page.locator('.msg[data-role="student"]', has_text="图书馆几点开门").count() == 1
+    assert page.locator("#conn-status").is_hidden()
