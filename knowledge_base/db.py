@@ -6,10 +6,12 @@ Nothing is created at import time: callers build engines with :func:`make_engine
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Base(DeclarativeBase):
@@ -40,3 +42,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker:
     """A session factory whose objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_session(factory: sessionmaker) -> Iterator[Session]:
+    """A session in one write transaction: committed at the end, rolled back on any error.
+
+    On SQLite the transaction starts with BEGIN IMMEDIATE, so it holds the write lock from its first
+    read: check-then-write sequences (take a seat, then record the booking) never interleave, and a
+    second writer waits for the busy timeout instead of failing with "database is locked" when it
+    upgrades a read. Other databases start a normal transaction (READ COMMITTED on PostgreSQL).
+    """
+    session: Session = factory()
+    try:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

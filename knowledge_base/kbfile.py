@@ -6,12 +6,15 @@ or its position when it has none) and the field, so an admin can fix a whole fil
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from knowledge_base.schedule import ScheduleSpecError, canonical_hours, parse_ranges
 
 
 class _Entry(BaseModel):
@@ -33,6 +36,82 @@ class DepartmentIn(_Entry):
     phone: str = ""
 
 
+def _hours(value: Any) -> dict[str, list[str]] | None:
+    """Validate and normalise a weekly-hours mapping ({'mon-fri': '8:30-11:30, 14:00-17:30'})."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("hours must map days (mon-fri, tue,thu, sat, daily) to time ranges")
+    try:
+        return canonical_hours({str(k): v for k, v in value.items()})
+    except ScheduleSpecError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class StaffIn(_Entry):
+    """A staff member who serves the service; without `hours` they work all of the service's hours."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+    name: str = Field(min_length=1, max_length=100)
+    hours: dict[str, list[str]] | None = None
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> dict[str, list[str]] | None:
+        return _hours(value)
+
+
+class ScheduleExceptionIn(_Entry):
+    """A dated change: `closed: true`, or other `hours` (replacing the day's), for the service or one staff."""
+
+    date: dt.date
+    until: dt.date | None = None
+    closed: bool = False
+    hours: list[str] | None = None
+    staff: str | None = None
+    reason: str = Field(default="", max_length=200)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _ranges(cls, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        try:
+            return [str(r) for r in parse_ranges(value)]
+        except ScheduleSpecError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _closed_or_hours(self) -> ScheduleExceptionIn:
+        if self.closed == (self.hours is not None):
+            raise ValueError("an exception either has closed: true or gives hours, not both")
+        if self.until is not None and self.until < self.date:
+            raise ValueError("until is before date")
+        return self
+
+
+class ScheduleIn(_Entry):
+    """When a bookable service takes appointments; slots are derived from this, never typed in."""
+
+    hours: dict[str, list[str]] = {}
+    slot_minutes: int | None = Field(default=None, gt=0, le=480)
+    observe_holidays: bool = True
+    one_open_per_student: bool = False
+    staff: list[StaffIn] = []
+    exceptions: list[ScheduleExceptionIn] = []
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> dict[str, list[str]]:
+        return _hours(value) or {}
+
+    @model_validator(mode="after")
+    def _has_hours(self) -> ScheduleIn:
+        if not self.hours and (not self.staff or any(p.hours is None for p in self.staff)):
+            raise ValueError("give the service's hours, or hours for every staff member")
+        return self
+
+
 class ServiceIn(_Entry):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
     name: str = Field(min_length=1, max_length=200)
@@ -47,6 +126,7 @@ class ServiceIn(_Entry):
     processing_time: str = ""
     materials: list[str] = []
     notes: str = ""
+    schedule: ScheduleIn | None = None
 
 
 class FaqIn(_Entry):
@@ -162,12 +242,44 @@ def _check_references(kb: KbFileIn, file: str) -> list[KbIssue]:
                     "a bookable service needs duration_minutes and capacity_per_slot",
                 )
             )
+    issues.extend(_check_schedules(kb, file))
     for i, faq in enumerate(kb.faqs):
         label = f"faqs[{i}] id={faq.id}"
         if faq.department is not None and faq.department not in departments:
             issues.append(KbIssue(file, label, "department", f"unknown department '{faq.department}'"))
         if faq.service is not None and faq.service not in services:
             issues.append(KbIssue(file, label, "service", f"unknown service '{faq.service}'"))
+    return issues
+
+
+def _check_schedules(kb: KbFileIn, file: str) -> list[KbIssue]:
+    issues: list[KbIssue] = []
+    staff_owner: dict[str, str] = {}
+    for i, svc in enumerate(kb.services):
+        sched = svc.schedule
+        if sched is None:
+            continue
+        label = f"services[{i}] id={svc.id}"
+        if not svc.bookable:
+            issues.append(KbIssue(file, label, "schedule", "only a bookable service has a schedule"))
+        step = sched.slot_minutes or svc.duration_minutes
+        if svc.duration_minutes and step and step < svc.duration_minutes:
+            issues.append(KbIssue(file, label, "schedule.slot_minutes", "shorter than the service's duration"))
+        ids = {p.id for p in sched.staff}
+        for j, person in enumerate(sched.staff):
+            if person.id in staff_owner:
+                issues.append(
+                    KbIssue(
+                        file,
+                        label,
+                        f"schedule.staff.{j}.id",
+                        f"staff '{person.id}' already serves '{staff_owner[person.id]}'",
+                    )
+                )
+            staff_owner.setdefault(person.id, svc.id)
+        for j, exc in enumerate(sched.exceptions):
+            if exc.staff is not None and exc.staff not in ids:
+                issues.append(KbIssue(file, label, f"schedule.exceptions.{j}.staff", f"unknown staff '{exc.staff}'"))
     return issues
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from knowledge_base import schedule_store
 from knowledge_base.kbfile import FaqIn, KbFileIn
 from knowledge_base.models import Department, Faq, FaqRevision, KbRevision, Service, Synonym, utcnow
 
@@ -118,13 +119,15 @@ def import_kb(session: Session, kb: KbFileIn, replace: bool = False, changed_by:
             report.updated["departments"] += 1
     session.flush()
     for svc in kb.services:
-        values = svc.model_dump(exclude={"id", "department"})
+        values = svc.model_dump(exclude={"id", "department", "schedule"})
         values["department_id"] = svc.department
         obj = session.get(Service, svc.id)
         if obj is None:
             session.add(Service(id=svc.id, **values))
+            session.flush()
+            schedule_store.save_schedule(session, svc.id, svc.schedule)
             report.created["services"] += 1
-        elif _apply(obj, values):
+        elif _apply(obj, values) | schedule_store.save_schedule(session, svc.id, svc.schedule):
             report.updated["services"] += 1
     session.flush()
     for faq in kb.faqs:
@@ -155,6 +158,8 @@ def _delete_missing(session: Session, model: type[Faq] | type[Service] | type[De
     removed = 0
     for row in session.scalars(select(model)).all():
         if row.id not in keep:
+            if isinstance(row, Service):
+                schedule_store.delete_schedule(session, row.id)
             session.delete(row)
             removed += 1
     session.flush()
@@ -186,6 +191,9 @@ def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shan
         entry["materials"] = s.materials
         if s.notes:
             entry["notes"] = s.notes
+        schedule = schedule_store.export_schedule(session, s.id)
+        if schedule is not None:
+            entry["schedule"] = schedule
         services.append(entry)
     faqs = []
     for f in session.scalars(select(Faq).order_by(Faq.id)):

@@ -5,39 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy import create_engine, text
 
 from knowledge_base.answering import KnowledgeBase
+from knowledge_base.booking import BookingService
 from knowledge_base.db import make_engine, make_session_factory
-
-ADMIN_URL = os.environ.get("HELPDESK_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL server."""
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # no server here
-        admin.dispose()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL at {ADMIN_URL} is required in CI: {exc}")
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {type(exc).__name__}")
-    name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from knowledge_base.privacy import Contact, ContactCipher
+from tests.knowledge_base.booking_helpers import NOW, at
 
 
 def test_migrate_seed_and_answer_on_postgres(pg_url: str) -> None:
@@ -54,5 +27,10 @@ def test_migrate_seed_and_answer_on_postgres(pg_url: str) -> None:
         assert decision.kind == "answer" and decision.answer is not None
         assert decision.answer.faq_id == "card_report_loss"
         assert kb.service_card("counseling").department == "心理健康教育与咨询中心"
+        # the migrated schema takes bookings from the seeded schedules
+        booking = BookingService(make_session_factory(engine), ContactCipher(ContactCipher.generate_key()))
+        contact = Contact("张三", "2023010123", "13812341234")
+        made = booking.book("counseling", at(1, 18, 30), student_key="tg:1", contact=contact, now=NOW)
+        assert made.staff_name in {"李老师", "陈老师"} and made.phone_masked == "138****1234"
     finally:
         engine.dispose()
