@@ -177,6 +177,26 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_create(args: argparse.Namespace) -> int:
+    """Create a staff or admin account; a random password is printed once."""
+    from desk import accounts
+
+    sessions = _sessions()
+    try:
+        with sessions() as session, session.begin():
+            user, password = accounts.create_user(
+                session, args.username, display_name=args.name or "", is_admin=args.admin,
+                departments=args.department,
+            )  # fmt: skip
+    except accounts.AccountError as exc:
+        print(f"not created: {exc}", file=sys.stderr)
+        return 2
+    role = "admin" if user.is_admin else "staff of " + (", ".join(user.departments) or "no department yet")
+    print(f"created {role} account '{user.username}'")
+    print(f"password (shown once, change it after the first login): {password}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start Rasa, the action server and the desk; stop them all on Ctrl-C or SIGTERM."""
     from desk.supervisor import run_all
@@ -225,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="cross-validate the FAQ answer/suggest thresholds")
     cal.add_argument("--kb", help="KB YAML (default: the shipped sample university)")
     cal.set_defaults(func=cmd_calibrate)
+
+    user = sub.add_parser("user", help="staff and admin accounts").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create an account (a random password is printed once)")
+    create.add_argument("username", nargs="?", default="admin")
+    create.add_argument("--admin", action="store_true", help="an administrator (sees and manages everything)")
+    create.add_argument("--department", action="append", default=[], help="department id (repeatable)")
+    create.add_argument("--name", help="display name shown to students, e.g. 王老师")
+    create.set_defaults(func=cmd_user_create)
 
     run = sub.add_parser("run", help="run Rasa, the action server and the desk together")
     run.add_argument("--model", help="model archive (default: the newest in var/models)")

@@ -15,7 +15,7 @@ from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.gateway import Gateway
 from desk.rasa_client import RasaClient
-from desk.routes import health, telegram, webchat, wechat
+from desk.routes import health, staff, telegram, webchat, wechat
 from desk.settings import Settings, get_settings
 from knowledge_base.db import make_engine, make_session_factory
 
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(telegram.router)
     app.include_router(wechat.router)
+    app.include_router(staff.router)
     return app

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+import desk.accounts  # noqa: F401  (registers the account tables)
 import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
 from knowledge_base import repository
 from knowledge_base.answering import KnowledgeBase

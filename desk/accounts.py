@@ -1,0 +1,190 @@
+"""Staff and admin accounts: argon2 password hashes, roles, login throttling.
+
+Roles: an admin sees and does everything; a staff member belongs to one or more departments (the
+catalog's department ids) and sees those departments' queues plus every urgent request. Failed logins
+are counted per (username, client address) and per client address; past the limit the login is
+refused for a while even with the right password, so passwords cannot be guessed quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, delete, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from knowledge_base.db import Base
+from knowledge_base.models import utcnow
+
+logger = logging.getLogger(__name__)
+_hasher = PasswordHasher()
+
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 20
+FAILURE_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+
+
+class StaffUser(Base):
+    """A person who works in the desk: staff of some departments, or an admin."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the throttling window."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccountError(Exception):
+    """Base of account errors."""
+
+
+class InvalidCredentials(AccountError):
+    """Unknown user, wrong password or a disabled account (deliberately not told apart)."""
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins recently; try again later."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after_seconds}s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class WeakPassword(AccountError):
+    """The password is too short."""
+
+
+class UsernameTaken(AccountError):
+    """Another account has this username."""
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The logged-in person as routes see it (no password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    departments: tuple[str, ...]
+
+    def can_see(self, department_id: str | None, priority: str) -> bool:
+        """Whether this person may see a request of that department and priority."""
+        if self.is_admin or priority == "urgent":
+            return True
+        return department_id is not None and department_id in self.departments
+
+    @classmethod
+    def of(cls, user: StaffUser) -> CurrentUser:
+        return cls(user.id, user.username, user.display_name or user.username, user.is_admin, tuple(user.departments))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def generate_password() -> str:
+    """A random password, shown once to the person who creates the account."""
+    return secrets.token_urlsafe(12)
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str | None = None,
+    *,
+    display_name: str = "",
+    is_admin: bool = False,
+    departments: list[str] | None = None,
+) -> tuple[StaffUser, str]:
+    """Create an account; returns it and the password (generated when none is given)."""
+    username = username.strip().lower()
+    if not username:
+        raise AccountError("a username is required")
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise UsernameTaken(f"username '{username}' is taken")
+    password = password or generate_password()
+    user = StaffUser(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        departments=sorted(set(departments or [])),
+    )
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def _failures(session: Session, since: datetime, **where: Any) -> int:
+    query = select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since)
+    for column, value in where.items():
+        query = query.where(getattr(LoginFailure, column) == value)
+    return int(session.scalar(query) or 0)
+
+
+def authenticate(session: Session, username: str, password: str, address: str, now: datetime) -> CurrentUser:
+    """Check a login; raises LoginThrottled or InvalidCredentials. The caller commits."""
+    username = username.strip().lower()[:64]
+    address = address[:64]
+    since = now - FAILURE_WINDOW
+    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    if (
+        _failures(session, since, username=username, address=address) >= MAX_FAILURES_PER_USER
+        or _failures(session, since, address=address) >= MAX_FAILURES_PER_ADDRESS
+    ):
+        raise LoginThrottled(int(FAILURE_WINDOW.total_seconds()))
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    ok = False
+    if user is not None and user.active:
+        try:
+            ok = _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    else:
+        _hasher.hash(password or "x")  # same work either way: no user enumeration by timing
+    if not ok or user is None:
+        session.add(LoginFailure(username=username, address=address, at=now))
+        session.flush()
+        logger.info("failed staff login")
+        raise InvalidCredentials("wrong username or password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
+    return CurrentUser.of(user)
+
+
+def load_user(session: Session, user_id: int) -> CurrentUser | None:
+    """The active account with that id, or None."""
+    user = session.get(StaffUser, user_id)
+    if user is None or not user.active:
+        return None
+    return CurrentUser.of(user)

@@ -1,0 +1,122 @@
+"""Staff pages and API: login, logout, the workbench with the requests each person may see."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from desk import accounts
+from desk.models import HandoffRequest
+from desk.security import (
+    StaffDep,
+    check_login_csrf,
+    end_session,
+    new_login_csrf,
+    set_login_csrf_cookie,
+    start_session,
+)
+from knowledge_base.models import Department
+
+router = APIRouter()
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+REASONS = {"crisis": "危机干预", "request": "学生要求人工", "complaint": "投诉", "not_understood": "机器人未能理解"}
+PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
+
+
+def _login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
+    token, signed = new_login_csrf(request)
+    response = templates.TemplateResponse(
+        request, "staff_login.html", {"error": error, "csrf_token": token}, status_code=status_code
+    )
+    set_login_csrf_cookie(request, response, signed)
+    return response
+
+
+@router.get("/staff/login", response_class=HTMLResponse)
+async def login_form(request: Request) -> HTMLResponse:
+    return _login_page(request)
+
+
+@router.post("/staff/login")
+async def login(
+    request: Request, username: str = Form(""), password: str = Form(""), csrf_token: str = Form("")
+) -> Response:
+    if not check_login_csrf(request, csrf_token):
+        return _login_page(request, "页面已过期，请重新登录。", 403)
+    address = request.client.host if request.client else "unknown"
+    sessions = request.app.state.sessions
+
+    def check() -> accounts.CurrentUser:
+        with sessions() as session:
+            try:
+                user = accounts.authenticate(session, username, password, address, datetime.now(timezone.utc))
+            finally:
+                session.commit()  # failures are counted even when the login is refused
+            return user
+
+    try:
+        user = await to_thread.run_sync(check)
+    except accounts.LoginThrottled:
+        return _login_page(request, "登录失败次数过多，请15分钟后再试。", 429)
+    except accounts.InvalidCredentials:
+        return _login_page(request, "用户名或密码错误。", 401)
+    response = RedirectResponse("/staff/", status_code=303)
+    start_session(request, response, user)
+    return response
+
+
+@router.post("/staff/logout")
+async def logout(user: StaffDep) -> Response:
+    response = RedirectResponse("/staff/login", status_code=303)
+    end_session(response)
+    return response
+
+
+def visible_requests(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
+    """Open handoff requests this person may see: urgent first, then by waiting time."""
+    with sessions() as session:
+        names = {d.id: d.name for d in session.scalars(select(Department))}
+        rows = session.scalars(select(HandoffRequest).where(HandoffRequest.status == "open")).all()
+        out = [
+            {
+                "id": r.id,
+                "conversation_id": r.conversation_id,
+                "channel": r.conversation_id.split(":", 1)[0],
+                "department_id": r.department_id,
+                "department": names.get(r.department_id or "", r.department_id or "未分配"),
+                "reason": REASONS.get(r.reason, r.reason),
+                "priority": r.priority,
+                "created_at": r.created_at.isoformat() if r.created_at else None,
+                "summary": [str(s) for s in (r.packet or {}).get("summary", [])][-6:],
+            }
+            for r in rows
+            if user.can_see(r.department_id, r.priority)
+        ]
+    out.sort(key=lambda r: (PRIORITY_ORDER.get(r["priority"], 9), r["created_at"] or ""))
+    return out
+
+
+@router.get("/staff/", response_class=HTMLResponse)
+async def workbench(request: Request, user: StaffDep) -> HTMLResponse:
+    requests = await to_thread.run_sync(visible_requests, request.app.state.sessions, user)
+    return templates.TemplateResponse(
+        request, "staff_home.html", {"user": user, "requests": requests, "csrf_token": request.state.csrf_token}
+    )
+
+
+@router.get("/api/staff/me")
+async def me(user: StaffDep) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "is_admin": user.is_admin,
+            "departments": list(user.departments)}  # fmt: skip
+
+
+@router.get("/api/staff/requests")
+async def requests_api(request: Request, user: StaffDep) -> list[dict[str, Any]]:
+    return await to_thread.run_sync(visible_requests, request.app.state.sessions, user)
