@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from desk import accounts
-from desk.models import HandoffRequest
+from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
 from desk.security import (
     StaffDep,
     check_login_csrf,
@@ -103,12 +103,51 @@ def visible_requests(sessions: Any, user: accounts.CurrentUser) -> list[dict[str
     return out
 
 
+def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
+    """Messages a channel refused for good (blocked bot, closed WeChat window...), newest first.
+
+    Admins see all; staff see those of conversations with a request they may see.
+    """
+    with sessions() as session:
+        rows = session.execute(
+            select(OutboxItem, Message)
+            .join(Message, Message.id == OutboxItem.message_id)
+            .where(OutboxItem.status == OUTBOX_FAILED)
+            .order_by(OutboxItem.id.desc())
+            .limit(200)
+        ).all()
+        if not user.is_admin:
+            requests = session.scalars(select(HandoffRequest)).all()
+            allowed = {r.conversation_id for r in requests if user.can_see(r.department_id, r.priority)}
+            rows = [row for row in rows if row[0].conversation_id in allowed]
+        return [
+            {
+                "conversation_id": item.conversation_id,
+                "channel": item.channel,
+                "text": message.text,
+                "error": item.last_error or "",
+                "attempts": item.attempts,
+                "created_at": item.created_at.isoformat() if item.created_at else None,
+            }
+            for item, message in rows
+        ]
+
+
 @router.get("/staff/", response_class=HTMLResponse)
 async def workbench(request: Request, user: StaffDep) -> HTMLResponse:
-    requests = await to_thread.run_sync(visible_requests, request.app.state.sessions, user)
+    sessions = request.app.state.sessions
+    requests = await to_thread.run_sync(visible_requests, sessions, user)
+    failed = await to_thread.run_sync(undelivered, sessions, user)
     return templates.TemplateResponse(
-        request, "staff_home.html", {"user": user, "requests": requests, "csrf_token": request.state.csrf_token}
+        request,
+        "staff_home.html",
+        {"user": user, "requests": requests, "undelivered": failed, "csrf_token": request.state.csrf_token},
     )
+
+
+@router.get("/api/staff/undelivered")
+async def undelivered_api(request: Request, user: StaffDep) -> list[dict[str, Any]]:
+    return await to_thread.run_sync(undelivered, request.app.state.sessions, user)
 
 
 @router.get("/api/staff/me")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from desk import accounts
-from desk.models import Conversation, HandoffRequest
+from desk.models import OUTBOX_FAILED, Conversation, HandoffRequest, Message, OutboxItem
 from desk.security import STAFF_COOKIE
 
 
@@ -112,3 +112,31 @@ def test_staff_see_their_departments_and_every_urgent_request(client: TestClient
     assert len(client.get("/api/staff/requests").json()) == 3
     page = client.get("/staff/").text
     assert "&lt;b&gt;学生原话&lt;/b&gt;" in page and "<b>学生原话</b>" not in page
+
+
+def test_undelivered_messages_are_shown_to_who_may_see_them(client: TestClient, people, sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        session.add(Conversation(id="tg:9", channel="tg"))
+        session.flush()
+        for conv in ("web:a", "tg:9"):
+            msg = Message(conversation_id=conv, role="bot", text=f"给{conv}的回复")
+            session.add(msg)
+            session.flush()
+            session.add(
+                OutboxItem(
+                    message_id=msg.id,
+                    conversation_id=conv,
+                    channel=conv.split(":")[0],
+                    status=OUTBOX_FAILED,
+                    attempts=5,
+                    last_error="Forbidden: bot was blocked",
+                )
+            )
+    log_in(client, "wang", people["wang"])  # mental_health: sees web:a's request, not tg:9
+    mine = client.get("/api/staff/undelivered").json()
+    assert [(u["conversation_id"], u["error"]) for u in mine] == [("web:a", "Forbidden: bot was blocked")]
+    page = client.get("/staff/").text
+    assert "未送达的消息（1）" in page and "给web:a的回复" in page
+    client.cookies.clear()
+    log_in(client, "admin", people["admin"])
+    assert {u["conversation_id"] for u in client.get("/api/staff/undelivered").json()} == {"web:a", "tg:9"}
