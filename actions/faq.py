@@ -97,3 +97,19 @@ class ActionAnswerFaq(Action):
         if not await render_faq(dispatcher, kb, outcome):
             dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
         return []
+
+
+class ActionSmallTalk(Action):
+    """A yes or no out of context: "anything else?", unless the message is really a campus topic."""
+
+    def name(self) -> str:
+        return "action_small_talk"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kb = knowledge_base()
+        outcome = await decide(kb, tracker)
+        if outcome.kind == "reply" or not await render_faq(dispatcher, kb, outcome):
+            dispatcher.utter_message(response="utter_anything_else")
+        return []

@@ -32,6 +32,12 @@ TASK_INTENTS = frozenset(
         INTENT_CRISIS,
     }
 )
+# Short campus words ("奖学金", "饭卡") are often classified as affirm or deny (the short-text classes):
+# such a message still gets FAQ answers when retrieval scores it above every small-talk training
+# example (the highest of the 331 in bot/data/nlu/chitchat.yml scores 0.61 on the sample KB).
+# Greetings, thanks and goodbyes stay plain responses, so they work even when the action server is down.
+SMALL_TALK_INTENTS = frozenset({"affirm", "deny"})
+SMALL_TALK_RESCUE_SCORE = 0.62
 # The classifier alone starts the crisis flow only this sure; the lexicon (safety.is_crisis) always does.
 # (Logistic regression gives benign long sentences 0.5-0.77 for `crisis`; real ones score near 1.0.)
 CRISIS_MIN_CONFIDENCE = 0.8
@@ -108,4 +114,6 @@ def route(
         return Outcome("service", intent, faq_ids=outcome.faq_ids, service=found)
     if intent in FAQ_PATH_INTENTS or intent is None:
         return _faq_outcome(kb, text, intent)
+    if intent in SMALL_TALK_INTENTS and kb.decide(text).top_score >= SMALL_TALK_RESCUE_SCORE:
+        return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)
     return Outcome("reply", intent)

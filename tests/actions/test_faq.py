@@ -65,3 +65,16 @@ async def test_an_edit_shows_in_the_next_answer(sessions) -> None:  # type: igno
         repository.save_faq(session, FaqIn(**{**faq.snapshot(), "id": faq.id, "answer": "（更新）先挂失再补卡。"}))
     [after] = await run("校园卡丢了怎么办")
     assert before["answer"] != after["answer"] == "（更新）先挂失再补卡。"
+
+
+async def test_small_talk_gets_its_reply_but_a_campus_word_gets_answers() -> None:
+    from actions.faq import ActionSmallTalk
+
+    dispatcher = CollectingDispatcher()
+    await ActionSmallTalk().run(dispatcher, make_tracker("好的", "affirm"), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
+    dispatcher = CollectingDispatcher()
+    await ActionSmallTalk().run(dispatcher, make_tracker("奖学金", "affirm"), {})
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_faq_suggest"
+    assert any("奖学金" in b["title"] for b in message["buttons"])
