@@ -74,8 +74,8 @@ class Outcome:
         return self.kind in ("crisis", "task")
 
 
-def _faq_outcome(kb: KnowledgeBase, text: str, intent: str | None) -> Outcome:
-    decision = faq_decision(kb, text, intent)
+def _faq_outcome(kb: KnowledgeBase, text: str, intent: str | None, decision: FaqDecision | None = None) -> Outcome:
+    decision = decision or faq_decision(kb, text, intent)
     ids = [m.faq_id for m in decision.matches]
     if decision.kind == "answer":
         return Outcome("faq_answer", intent, ids)
@@ -114,6 +114,8 @@ def route(
         return Outcome("service", intent, faq_ids=outcome.faq_ids, service=found)
     if intent in FAQ_PATH_INTENTS or intent is None:
         return _faq_outcome(kb, text, intent)
-    if intent in SMALL_TALK_INTENTS and kb.decide(text).top_score >= SMALL_TALK_RESCUE_SCORE:
-        return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)
+    if intent in SMALL_TALK_INTENTS:
+        decision = kb.decide(text)  # once: the dense query embedding is the costly part
+        if decision.top_score >= SMALL_TALK_RESCUE_SCORE:
+            return _faq_outcome(kb, text, INTENT_NLU_FALLBACK, decision)
     return Outcome("reply", intent)
