@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from desk.supervisor import free_port
 from knowledge_base import repository, safety, timeexpr
 from knowledge_base.answering import KnowledgeBase
 from knowledge_base.config import PROJECT_ROOT
@@ -52,18 +52,12 @@ class Prediction:
     labels: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RasaNlu:
     """A Rasa server started for NLU parsing only (no action server, no channels)."""
 
     def __init__(self, model: Path) -> None:
         self.model = model
-        self.port = _free_port()
+        self.port = free_port()
         self.token = secrets.token_urlsafe(16)
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,13 @@ class Child:
     env: dict[str, str]
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (for test and evaluation servers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def venv_bin(env_name: str, program: str) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 import desk.accounts  # noqa: F401  (registers the account tables)
@@ -15,7 +15,7 @@ from knowledge_base import repository
 from knowledge_base.answering import KnowledgeBase
 from knowledge_base.config import seed_file
 from knowledge_base.db import Base, make_engine, make_session_factory
-from knowledge_base.kbfile import load_kb_file
+from knowledge_base.kbfile import KbFileIn, load_kb_file
 
 pytest_plugins = ["tests.stack", "tests.fake_telegram", "tests.fake_wechat"]
 
@@ -24,6 +24,15 @@ pytest_plugins = ["tests.stack", "tests.fake_telegram", "tests.fake_wechat"]
 def seed_kb():  # type: ignore[no-untyped-def]
     """The shipped sample university, parsed once."""
     return load_kb_file(seed_file())
+
+
+def seeded(engine: Engine, kb: KbFileIn) -> sessionmaker:
+    """Create the schema on `engine` and import the knowledge base `kb`."""
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        repository.import_kb(session, kb, changed_by="test")
+    return factory
 
 
 @pytest.fixture
@@ -35,11 +44,7 @@ def db_url(tmp_path: Path) -> str:
 def sessions(db_url: str, seed_kb) -> Iterator[sessionmaker]:  # type: ignore[no-untyped-def]
     """A fresh database with the schema and the sample university."""
     engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        repository.import_kb(session, seed_kb, changed_by="test")
-    yield factory
+    yield seeded(engine, seed_kb)
     engine.dispose()
 
 
@@ -57,7 +62,3 @@ def kb_env(db_url: str, sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch)
     actions_kb.knowledge_base.cache_clear()
     yield db_url
     actions_kb.knowledge_base.cache_clear()
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"

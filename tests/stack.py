@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +22,18 @@ from desk.settings import Settings
 from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.db import make_engine, make_session_factory
 
+free_port = supervisor.free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing(message: str) -> None:
+    """A dependency of the test is absent: skip with the reason, but fail in CI, where it must exist."""
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 # Sentence embeddings are cached by text: share the checkout's cache between test runs.
@@ -63,10 +69,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     model = find_model()
     if model is None or not model.exists():
-        message = "no trained Rasa model: run `make train` (make test does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("no trained Rasa model: run `make train` (make test does it)")
     var = tmp_path_factory.mktemp("var")
     db_url = f"sqlite:///{var / 'helpdesk.db'}"
     os.environ.setdefault("HELPDESK_EMBEDDINGS_DIR", EMBEDDINGS)  # the action server inherits it

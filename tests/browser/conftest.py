@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.stack import missing
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -31,10 +33,7 @@ def browser() -> Iterator[Any]:
 
     path = chromium_path()
     if path is None:
-        message = "Debian's chromium is not installed (scripts/setup.sh browser installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("Debian's chromium is not installed (scripts/setup.sh browser installs it)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield b

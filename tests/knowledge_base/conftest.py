@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base import repository
 from knowledge_base.booking import BookingService
-from knowledge_base.db import Base, make_engine, make_session_factory
+from knowledge_base.db import make_engine
 from knowledge_base.privacy import ContactCipher
+from tests.conftest import seeded
+from tests.stack import missing
 
 ADMIN_URL = os.environ.get("HELPDESK_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
@@ -29,9 +30,7 @@ def pg_url() -> Iterator[str]:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # no server here
         admin.dispose()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL at {ADMIN_URL} is required in CI: {exc}")
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {type(exc).__name__}")
+        missing(f"no PostgreSQL at {ADMIN_URL}: {type(exc).__name__}: {exc}")
     name = f"helpdesk_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -47,11 +46,7 @@ def pg_url() -> Iterator[str]:
 def pg_sessions(pg_url: str, seed_kb) -> Iterator[sessionmaker]:  # type: ignore[no-untyped-def]
     """The sample university on PostgreSQL, with a pool big enough for the concurrency tests."""
     engine = make_engine(pg_url, pool_size=20, max_overflow=40)
-    Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        repository.import_kb(session, seed_kb, changed_by="test")
-    yield factory
+    yield seeded(engine, seed_kb)
     engine.dispose()
 
 
