@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.catalog import resolve_service
 from actions.constants import INTENT_COMPLAIN, INTENT_CRISIS
 from actions.kb import knowledge_base
+from knowledge_base import safety
 from knowledge_base.repository import NotFound
 
 DEFAULT_DEPARTMENT = "community"
@@ -81,7 +82,7 @@ class ActionCrisis(Action):
         kb = knowledge_base()
         outcome = await decide(kb, tracker)
         if outcome.kind == "crisis":
-            dispatcher.utter_message(response="utter_crisis")
+            dispatcher.utter_message(response="utter_crisis", hotlines=safety.hotline_text())
             return await ActionHandoff().run(dispatcher, tracker, domain)
         if not await render_faq(dispatcher, kb, outcome):
             dispatcher.utter_message(response="utter_default")

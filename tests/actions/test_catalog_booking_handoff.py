@@ -88,3 +88,12 @@ async def test_complaint_is_high_priority_and_crisis_is_urgent() -> None:
         "department": "mental_health",
         "reason": "crisis",
     }
+
+
+async def test_crisis_action_sends_the_same_hotlines_as_the_gateway() -> None:
+    from actions.handoff import ActionCrisis
+    from knowledge_base.safety import hotline_text
+
+    hotline, packet, *_ = await collect(ActionCrisis(), "我不想活了", "crisis")
+    assert hotline["response"] == "utter_crisis" and hotline["hotlines"] == hotline_text()
+    assert "12356" in hotline["hotlines"] and packet["custom"]["handoff"]["priority"] == "urgent"

@@ -124,3 +124,10 @@ async def test_action_server_outage_is_told_to_the_student_and_health_shows_it(s
         assert "挂失" in texts(await recovered.ask("校园卡丢了怎么办"))
     finally:
         await recovered.close()
+
+
+async def test_crisis_recognised_by_the_classifier_gets_the_same_hotlines(chat: ChatClient) -> None:
+    from knowledge_base.safety import hotline_text
+
+    replies = await chat.ask("危机", payload="/crisis")  # what a sure classifier decides, through Rasa
+    assert [r["text"] for r in replies] == [hotline_text()]
