@@ -1,6 +1,6 @@
 """Settings of the desk app, from the environment (prefix HELPDESK_) and an optional .env file.
 
-Secrets that are not given (the Rasa API token, the cookie signing key) are generated on first run
+Secrets that are not given (the Rasa API token, the cookie signing key, the booking key) are generated on first run
 and kept in var/secrets.json (mode 600), so restarts keep sessions and the Rasa token stable.
 """
 
@@ -18,30 +18,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base import config as kb_config
+from knowledge_base.config import load_or_create_secrets
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
 TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
-
-
-def load_or_create_secrets(var_dir: Path) -> dict[str, str]:
-    """Generated secrets, created once per installation."""
-    path = var_dir / "secrets.json"
-    data: dict[str, str] = {}
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-    changed = False
-    for key in ("rasa_token", "secret_key"):
-        if not data.get(key):
-            data[key] = secrets.token_urlsafe(32)
-            changed = True
-    if changed:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    return data
 
 
 def channel_problems(s: Settings) -> list[str]:
@@ -79,6 +59,8 @@ class Settings(BaseSettings):
     action_server_url: str = "http://127.0.0.1:5055"
     action_server_port: int = 5055
     secret_key: str = ""
+    # Fernet key sealing students' contact details; shared with the action server, must never change
+    booking_key: str = ""
     cookie_secure: bool = False
     university_name: str = "示例大学"
     webchat_rate_limit: int = 12
@@ -118,13 +100,14 @@ class Settings(BaseSettings):
 
     def with_generated_secrets(self) -> Settings:
         """A copy where missing secrets are filled from var/secrets.json (created if needed)."""
-        if self.rasa_token and self.secret_key:
+        if self.rasa_token and self.secret_key and self.booking_key:
             return self
         generated = load_or_create_secrets(self.var_dir)
         return self.model_copy(
             update={
                 "rasa_token": self.rasa_token or generated["rasa_token"],
                 "secret_key": self.secret_key or generated["secret_key"],
+                "booking_key": self.booking_key or generated["booking_key"],
             }
         )
 

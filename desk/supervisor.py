@@ -84,7 +84,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
     base_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base_env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     rasa_env = dict(base_env)
-    actions_env = dict(base_env, SANIC_HOST="127.0.0.1")
+    actions_env = dict(base_env, SANIC_HOST="127.0.0.1", HELPDESK_BOOKING_KEY=settings.booking_key)
     desk_env = dict(base_env)
     for name, value in settings.model_dump().items():  # the desk sees exactly these settings
         desk_env[f"HELPDESK_{name.upper()}"] = str(value)

@@ -148,3 +148,14 @@ class Booking(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     marked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StudentContact(Base):
+    """A student's remembered contact details (asked once per student): one Fernet token per
+    student, found by the keyed hash of the student key (the conversation id), like bookings."""
+
+    __tablename__ = "student_contacts"
+
+    student_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
