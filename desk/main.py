@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,12 @@ from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.gateway import Gateway
 from desk.rasa_client import RasaClient
-from desk.routes import health, staff, telegram, webchat, wechat
+from desk.reminders import ReminderWorker
+from desk.routes import appointments, health, staff, telegram, webchat, wechat
 from desk.settings import Settings, get_settings
+from knowledge_base.booking_reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.privacy import ContactCipher
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -44,9 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
+        app.state.cipher = ContactCipher(settings.booking_key)
+        app.state.reminders = ReminderWorker(
+            Reminders(app.state.sessions, app.state.cipher, timedelta(minutes=settings.booking_reminder_lead_minutes)),
+            gateway,
+            poll_seconds=settings.reminder_poll_seconds,
+        )
+        app.state.reminders.start()
         try:
             yield
         finally:
+            await app.state.reminders.stop()
             await app.state.channels.stop()
             await http.aclose()
             engine.dispose()
@@ -58,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram.router)
     app.include_router(wechat.router)
     app.include_router(staff.router)
+    app.include_router(appointments.router)
     return app

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     wechat_passive_seconds: float = 4.0
     outbox_max_attempts: int = 8
     outbox_retry_base_seconds: float = 2.0
+    # Appointment reminders (desk/reminders.py): the lead is the setting the booking core reads too
+    booking_reminder_lead_minutes: int = Field(default=120, ge=1)
+    reminder_poll_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("rasa_token", "secret_key")
     @classmethod
