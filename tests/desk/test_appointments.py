@@ -65,7 +65,11 @@ def bookings(sessions) -> dict[str, BookingView]:  # type: ignore[no-untyped-def
     return {
         "counseling": service.book("counseling", at(1, 14), student_key="web:a", contact=student(1), now=NOW),
         "later": service.book(
-            "counseling", at(4, 15), student_key="web:b", contact=Contact("欧阳娜娜", "2023123456", "13912345678"), now=NOW
+            "counseling",
+            at(4, 15),
+            student_key="web:b",
+            contact=Contact("欧阳娜娜", "2023123456", "13912345678"),
+            now=NOW,
         ),
         "certificate": service.book("certificate_issuing", at(1, 10), student_key="tg:7", contact=student(3), now=NOW),
     }
@@ -161,7 +165,9 @@ def test_marking_attended_and_no_show_needs_csrf_and_a_started_visit(  # type: i
     changed = desk.post(f"/staff/appointments/{code}/mark", data={**form, "status": "no_show", "csrf_token": token})
     assert "已标记为“未到”" in changed.text and status_of(sessions, code) == "no_show"
 
-    api = desk.post(f"/api/staff/appointments/{code}/mark", json={"status": "attended"}, headers={"X-CSRF-Token": token})
+    api = desk.post(
+        f"/api/staff/appointments/{code}/mark", json={"status": "attended"}, headers={"X-CSRF-Token": token}
+    )
     assert api.status_code == 200 and api.json()["status_label"] == "已到" and api.json()["phone"] == "138****0001"
     assert desk.post(f"/api/staff/appointments/{code}/mark", json={"status": "attended"}).status_code == 403
 
