@@ -21,7 +21,6 @@ from knowledge_base import booking_models as bm
 from knowledge_base.booking import BookingService
 from knowledge_base.booking_types import BookingView
 from knowledge_base.privacy import Contact, ContactCipher
-from tests.desk.test_staff import log_in
 from tests.knowledge_base.booking_helpers import NOW, at, student
 
 KEY = ContactCipher.generate_key()
@@ -73,6 +72,13 @@ def bookings(sessions) -> dict[str, BookingView]:  # type: ignore[no-untyped-def
         ),
         "certificate": service.book("certificate_issuing", at(1, 10), student_key="tg:7", contact=student(3), now=NOW),
     }
+
+
+def log_in(client: TestClient, username: str, password: str) -> None:
+    form = client.get("/staff/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    resp = client.post("/staff/login", data={"username": username, "password": password, "csrf_token": token})
+    assert resp.history and resp.history[0].status_code == 303  # logged in, sent on to the console
 
 
 def csrf(page: str) -> str:
