@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.gateway import Gateway
+from desk.handoff import Handoffs
 from desk.rasa_client import RasaClient
 from desk.reminders import ReminderWorker
 from desk.routes import appointments, health, staff, telegram, webchat, wechat
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway = Gateway(app.state.sessions, app.state.rasa)
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
+        app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
+        sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff_sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
         app.state.cipher = ContactCipher(settings.booking_key)
         app.state.reminders = ReminderWorker(
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            sweeper.cancel()
             await app.state.reminders.stop()
             await app.state.channels.stop()
             await http.aclose()

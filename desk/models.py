@@ -12,14 +12,25 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+import desk.accounts  # noqa: F401  (staff_users, referenced by tickets, on the same metadata)
 from knowledge_base.db import Base
 from knowledge_base.models import utcnow
 
-# Conversation states (the handoff state machine builds on these).
+# Conversation states (docs/handoff.md): bot -> queued -> human -> bot, or closed.
 STATE_BOT = "bot"
 STATE_QUEUED = "queued"
 STATE_HUMAN = "human"
 STATE_CLOSED = "closed"
+
+# Ticket (handoff request) statuses.
+TICKET_QUEUED = "queued"  # waiting for staff; the conversation is in `queued`
+TICKET_MESSAGE = "message"  # left outside office hours; the bot keeps helping meanwhile
+TICKET_CLAIMED = "claimed"  # a person has the chat; the conversation is in `human`
+TICKET_CLOSED = "closed"
+TICKET_CANCELLED = "cancelled"  # the student said 不用了
+TICKET_RETURNED = "returned"  # no staff reply in time: back to the bot
+OPEN_TICKET_STATUSES = (TICKET_QUEUED, TICKET_MESSAGE, TICKET_CLAIMED)
+UNCLAIMED_STATUSES = (TICKET_QUEUED, TICKET_MESSAGE)
 
 
 class Conversation(Base):
@@ -32,6 +43,8 @@ class Conversation(Base):
     state: Mapped[str] = mapped_column(String(20), default=STATE_BOT)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # a pending survey: None | "rating:<ticket id>" | "comment:<ticket id>"
+    awaiting: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Message(Base):
@@ -66,9 +79,14 @@ class Message(Base):
 
 
 class HandoffRequest(Base):
-    """A request for a person: from the bot's handoff packet or the gateway's crisis pre-filter."""
+    """A ticket: a request for a person, from the bot's handoff packet or the gateway's crisis pre-filter.
+
+    `open_key` is the conversation id while the ticket is open and NULL after; being UNIQUE, it makes
+    double triggers (a button and typed text, two desk processes) end up in one ticket.
+    """
 
     __tablename__ = "handoff_requests"
+    __table_args__ = (UniqueConstraint("open_key", name="uq_handoff_requests_open_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -76,9 +94,53 @@ class HandoffRequest(Base):
     reason: Mapped[str] = mapped_column(String(50))
     # urgent | high | normal
     priority: Mapped[str] = mapped_column(String(20), default="normal")
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=TICKET_QUEUED)
     packet: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    open_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # when it (re-)entered a queue: creation, or the last transfer
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # seconds from queued to claimed, for tickets claimed while queued (the ETA's basis)
+    claim_wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_student_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_staff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the last queue-position notice sent to the student (at most one per 2 minutes)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rating_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TicketEvent(Base):
+    """What happened to a ticket: created, claimed, note (internal), transferred, closed, cancelled,
+    returned, rated, priority_raised, reopened."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("handoff_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CannedReply(Base):
+    """A ready-made reply staff can insert; `department_id` None means every department."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # Outbox states.

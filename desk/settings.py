@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     wechat_passive_seconds: float = 4.0
     outbox_max_attempts: int = 8
     outbox_retry_base_seconds: float = 2.0
+    # Human handoff (docs/handoff.md): office hours on Chinese workdays, idle minutes before a chat returns
+    handoff_hours: str = "mon-fri: 08:30-11:30, 14:00-17:30"
+    handoff_idle_minutes: float = 10.0
+    handoff_sweep_seconds: float = 30.0
     # Appointment reminders (desk/reminders.py): the lead is the setting the booking core reads too
     booking_reminder_lead_minutes: int = Field(default=120, ge=1)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
@@ -88,6 +92,14 @@ class Settings(BaseSettings):
     def _no_placeholder(cls, value: str) -> str:
         if value and value.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("replace the placeholder secret with a real random value (or leave it empty)")
+        return value
+
+    @field_validator("handoff_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        from desk.office_hours import parse_hours
+
+        parse_hours(value)  # a ScheduleSpecError (a ValueError) says what is wrong
         return value
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from desk import accounts
-from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
+from desk.models import OPEN_TICKET_STATUSES, OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
 from desk.security import (
     StaffDep,
     check_login_csrf,
@@ -83,7 +83,7 @@ def visible_requests(sessions: Any, user: accounts.CurrentUser) -> list[dict[str
     """Open handoff requests this person may see: urgent first, then by waiting time."""
     with sessions() as session:
         names = {d.id: d.name for d in session.scalars(select(Department))}
-        rows = session.scalars(select(HandoffRequest).where(HandoffRequest.status == "open")).all()
+        rows = session.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(OPEN_TICKET_STATUSES))).all()
         out = [
             {
                 "id": r.id,
