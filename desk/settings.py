@@ -6,10 +6,7 @@ and kept in var/secrets.json (mode 600), so restarts keep sessions and the Rasa 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
