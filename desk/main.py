@@ -19,7 +19,7 @@ from desk.gateway import Gateway
 from desk.handoff import Handoffs
 from desk.rasa_client import RasaClient
 from desk.reminders import ReminderWorker
-from desk.routes import appointments, health, staff, telegram, webchat, wechat
+from desk.routes import appointments, console, health, staff, telegram, webchat, wechat
 from desk.settings import Settings, get_settings
 from knowledge_base.booking_reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
         app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
+        console.start_hub(app.state)  # the staff console's websocket hub listens to the tickets
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff_sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
         app.state.cipher = ContactCipher(settings.booking_key)
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram.router)
     app.include_router(wechat.router)
     app.include_router(staff.router)
+    app.include_router(console.router)
     app.include_router(appointments.router)
     return app

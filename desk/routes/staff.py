@@ -1,4 +1,4 @@
-"""Staff pages and API: login, logout, the workbench with the requests each person may see."""
+"""Staff login and logout, who is logged in, and the undelivered messages (the console is in routes/console.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from desk import accounts
-from desk.models import OPEN_TICKET_STATUSES, OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
+from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
 from desk.security import (
     StaffDep,
     check_login_csrf,
@@ -22,12 +22,9 @@ from desk.security import (
     set_login_csrf_cookie,
     start_session,
 )
-from knowledge_base.models import Department
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-REASONS = {"crisis": "危机干预", "request": "学生要求人工", "complaint": "投诉", "not_understood": "机器人未能理解"}
-PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
 
 
 def _login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
@@ -79,30 +76,6 @@ async def logout(user: StaffDep) -> Response:
     return response
 
 
-def visible_requests(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
-    """Open handoff requests this person may see: urgent first, then by waiting time."""
-    with sessions() as session:
-        names = {d.id: d.name for d in session.scalars(select(Department))}
-        rows = session.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(OPEN_TICKET_STATUSES))).all()
-        out = [
-            {
-                "id": r.id,
-                "conversation_id": r.conversation_id,
-                "channel": r.conversation_id.split(":", 1)[0],
-                "department_id": r.department_id,
-                "department": names.get(r.department_id or "", r.department_id or "未分配"),
-                "reason": REASONS.get(r.reason, r.reason),
-                "priority": r.priority,
-                "created_at": r.created_at.isoformat() if r.created_at else None,
-                "summary": [str(s) for s in (r.packet or {}).get("summary", [])][-6:],
-            }
-            for r in rows
-            if user.can_see(r.department_id, r.priority)
-        ]
-    out.sort(key=lambda r: (PRIORITY_ORDER.get(r["priority"], 9), r["created_at"] or ""))
-    return out
-
-
 def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
     """Messages a channel refused for good (blocked bot, closed WeChat window...), newest first.
 
@@ -133,18 +106,6 @@ def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any
         ]
 
 
-@router.get("/staff/", response_class=HTMLResponse)
-async def workbench(request: Request, user: StaffDep) -> HTMLResponse:
-    sessions = request.app.state.sessions
-    requests = await to_thread.run_sync(visible_requests, sessions, user)
-    failed = await to_thread.run_sync(undelivered, sessions, user)
-    return templates.TemplateResponse(
-        request,
-        "staff_home.html",
-        {"user": user, "requests": requests, "undelivered": failed, "csrf_token": request.state.csrf_token},
-    )
-
-
 @router.get("/api/staff/undelivered")
 async def undelivered_api(request: Request, user: StaffDep) -> list[dict[str, Any]]:
     return await to_thread.run_sync(undelivered, request.app.state.sessions, user)
@@ -152,10 +113,5 @@ async def undelivered_api(request: Request, user: StaffDep) -> list[dict[str, An
 
 @router.get("/api/staff/me")
 async def me(user: StaffDep) -> dict[str, Any]:
-    return {"username": user.username, "display_name": user.display_name, "is_admin": user.is_admin,
-            "departments": list(user.departments)}  # fmt: skip
-
-
-@router.get("/api/staff/requests")
-async def requests_api(request: Request, user: StaffDep) -> list[dict[str, Any]]:
-    return await to_thread.run_sync(visible_requests, request.app.state.sessions, user)
+    return {"id": user.id, "username": user.username, "display_name": user.display_name,
+            "is_admin": user.is_admin, "departments": list(user.departments)}  # fmt: skip

@@ -179,6 +179,11 @@
     return parseTime(t.queued_at || t.created_at);
   }
   function waitSeconds(t) { return (Date.now() - t.since) / 1000; }
+  // A claimed ticket's wait is over: it shows how long the student waited, and stops ticking.
+  function waitLabel(t) {
+    if (t.status === 'claimed' && typeof t.waited_seconds === 'number') return `等了${fmtWait(t.waited_seconds)}`;
+    return fmtWait(waitSeconds(t));
+  }
 
   function queueItem(t) {
     const li = h('li', `qitem ${t.priority}${current && current.id === t.id ? ' selected' : ''}`);
@@ -190,7 +195,7 @@
     const top = h('div', 'qtop');
     top.append(h('span', 'tag priority', PRIORITY[t.priority] || t.priority));
     top.append(h('span', 'qdept', t.department || '未分配'));
-    top.append(h('span', 'wait', fmtWait(waitSeconds(t))));
+    top.append(h('span', `wait${t.status === 'claimed' ? ' done' : ''}`, waitLabel(t)));
     const meta = h('div', 'qmeta');
     meta.append(h('span', 'tag', t.reason_label || REASON[t.reason] || t.reason || ''));
     meta.append(h('span', 'tag', CHANNEL[t.channel] || t.channel || ''));
@@ -215,7 +220,7 @@
   function tick() {
     for (const li of $('queue').children) {
       const t = queue.get(Number(li.dataset.id));
-      if (t) li.querySelector('.wait').textContent = fmtWait(waitSeconds(t));
+      if (t) li.querySelector('.wait').textContent = waitLabel(t);
     }
   }
 

@@ -1,0 +1,131 @@
+"""The staff console in a real browser against the real stack: a student asks for a person in the web
+chat, a staff member sees the ticket arrive live, claims it, replies, closes it, and the student rates."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from desk import accounts
+from desk.models import HandoffRequest
+from knowledge_base.config import PROJECT_ROOT
+from tests.stack import Stack
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "console.png"
+PASSWORD = "console-test-password"
+# actions/handoff.py: a plain request for a person with no service in the conversation goes to the
+# one-stop community centre; the other departments are there in case the bot resolved a service.
+DEPARTMENTS = ["community", "student_affairs", "academic_affairs"]
+
+
+@pytest.fixture
+def staff_member(stack: Stack) -> dict[str, Any]:
+    username = f"zhang{uuid.uuid4().hex[:6]}"
+    with stack.sessions()() as session, session.begin():
+        user, _ = accounts.create_user(session, username, PASSWORD, display_name="张老师", departments=DEPARTMENTS)
+        return {"id": user.id, "username": username}
+
+
+@pytest.fixture
+def desktop(browser: Any) -> Iterator[Any]:
+    """The staff member's own browser (a second context: separate cookies from the student's)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def wait_row(stack: Stack, conversation_id: str, check: Any, timeout: float = 20) -> HandoffRequest:
+    """The conversation's ticket once `check(row)` holds (the desk commits in its own process)."""
+    deadline = time.monotonic() + timeout
+    factory = stack.sessions()
+    while True:
+        with factory() as session:
+            row = session.scalars(
+                select(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id)
+                .order_by(HandoffRequest.id.desc())
+            ).first()  # fmt: skip
+            if row is not None and check(row):
+                return row
+        if time.monotonic() > deadline:
+            pytest.fail(f"ticket never reached the expected state: {row and (row.status, row.rating)}")
+        time.sleep(0.3)
+
+
+def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is_stored(
+    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any]
+) -> None:
+    staff, student = desktop, phone
+
+    # The staff member logs in and keeps the console open.
+    staff.goto(stack.base_url + "/staff/login")
+    staff.fill("#username", staff_member["username"])
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_url(re.compile(r"/staff/$"))
+    staff.wait_for_function("window.staffConsole && window.staffConsole.connected()", timeout=15_000)
+    assert "张老师" in staff.locator(".who").inner_text()
+
+    # The student asks for a person in the web chat.
+    student.goto(stack.base_url + "/")
+    student.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    conversation_id = student.evaluate("window.webchat.conversationId")
+    student.fill("#chat-input", "我要找老师")
+    student.keyboard.press("Enter")
+    ticket = wait_row(stack, conversation_id, lambda r: r.status in ("queued", "message"), timeout=40)
+    assert ticket.department_id in DEPARTMENTS
+
+    # The ticket appears in the open console without a reload; the staff member opens and claims it.
+    item = staff.locator(f'.qitem[data-id="{ticket.id}"]')
+    item.wait_for(timeout=15_000)
+    assert "待接入" in item.inner_text()
+    item.click()
+    staff.locator("#ticket").wait_for(state="visible")
+    staff.locator("#transcript .tmsg-student", has_text="我要找老师").wait_for(timeout=10_000)
+    staff.click("#btn-claim")
+    staff.locator("#t-status", has_text="张老师 已接入").wait_for(timeout=10_000)
+    staff.locator(f'.qitem[data-id="{ticket.id}"] .claimer', has_text="张老师 已接入").wait_for(timeout=10_000)
+    wait_row(stack, conversation_id, lambda r: r.status == "claimed" and r.claimed_by == staff_member["id"])
+
+    # The reply reaches the student's chat.
+    reply = "同学你好，我是学生社区的张老师，请问有什么可以帮你？"
+    staff.fill("#reply-text", reply)
+    staff.click("#btn-reply")
+    student.locator('.msg[data-role="staff"]', has_text=reply).wait_for(timeout=15_000)
+    staff.locator("#transcript .tmsg-staff", has_text=reply).wait_for(timeout=10_000)
+
+    # Markup a student types is shown as text in the console, never run.
+    student.fill("#chat-input", '<img src=x onerror="window.__pwned=1">校园卡充值失败了')
+    student.click("#chat-send")
+    staff.locator("#transcript .tmsg-student", has_text="<img src=x").wait_for(timeout=15_000)
+    assert staff.evaluate("window.__pwned === undefined")
+    assert staff.locator("#transcript img").count() == 0
+
+    staff.fill("#note-text", "学生校园卡充值失败，已请其提供卡号后四位")
+    staff.click("#btn-note")
+    staff.locator("#notes .note-note", has_text="卡号后四位").wait_for(timeout=10_000)
+    staff.fill("#reply-text", "收到，我帮你查一下充值记录。")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    staff.evaluate("document.getElementById('toast').hidden = true")
+    staff.wait_for_timeout(300)
+    staff.screenshot(path=str(SCREENSHOT))
+
+    # Staff closes with a resolution; the bot asks the student for a rating; the student taps 5.
+    staff.click("#btn-close")
+    staff.fill("#close-resolution", "已查到充值记录，款项将在24小时内到账")
+    staff.click("#close-ok")
+    staff.locator(f'.qitem[data-id="{ticket.id}"]').wait_for(state="detached", timeout=10_000)
+    five = student.locator("button.chip", has_text=re.compile(r"^\s*5"))
+    five.last.wait_for(timeout=20_000)
+    five.last.click()
+    row = wait_row(stack, conversation_id, lambda r: r.rating is not None)
+    assert (row.status, row.rating, row.closed_by, row.resolution) == (
+        "closed", 5, staff_member["id"], "已查到充值记录，款项将在24小时内到账"
+    )  # fmt: skip
