@@ -23,6 +23,7 @@ from tests.desk.handoff_helpers import (
     handoff_packet,
     make_staff,
 )
+from tests.knowledge_base.conftest import pg_sessions, pg_url  # noqa: F401  (PostgreSQL fixtures)
 
 
 @pytest.fixture
@@ -129,16 +130,26 @@ def _claim_race(desk: Desk, people: list, ticket_id: int) -> tuple[list, list]: 
     return won, lost
 
 
-async def test_two_staff_claiming_at_once_exactly_one_wins(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def race_sessions(request: pytest.FixtureRequest, sessions: sessionmaker) -> sessionmaker:
+    """The seeded database of each backend (PostgreSQL: the machine's server, skipped without one)."""
+    return request.getfixturevalue("pg_sessions") if request.param == "postgresql" else sessions
+
+
+async def test_staff_claiming_at_once_exactly_one_wins(race_sessions: sessionmaker) -> None:
+    desk = Desk(race_sessions, Clock(MONDAY_10AM))
+    staff = make_staff(race_sessions)
+    claimers = [staff["wang"], staff["zhao"], staff["admin"]]
+    names = {"wang": "王老师", "zhao": "赵老师", "admin": "管理员"}
     for round_ in range(5):
         conv = f"web:race{round_}"
         await desk.say("转人工", conv=conv)
         ticket_id = desk.ticket(conv).id
-        won, lost = await asyncio.to_thread(_claim_race, desk, [staff["wang"], staff["zhao"]], ticket_id)
-        assert len(won) == 1 and len(lost) == 1
-        winner = "王老师" if won == ["wang"] else "赵老师"
-        assert lost == [f"已被{winner}接入"]
+        won, lost = await asyncio.to_thread(_claim_race, desk, claimers, ticket_id)
+        assert len(won) == 1 and len(lost) == 2
+        assert lost == [f"已被{names[won[0]]}接入"] * 2
         assert desk.ticket(conv).claimed_by == staff[won[0]].id
+        assert desk.conversation(conv).state == "human"
 
 
 async def test_office_closed_friday_evening_leaves_a_message_until_monday(sessions: sessionmaker) -> None:

@@ -1,0 +1,184 @@
+"""The gateway's conversation state machine, seen from the student's side (Rasa scripted behind HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from desk.models import OutboxItem
+from desk.outbox import Outbox
+from tests.desk.handoff_helpers import FRIDAY_6PM, MONDAY_10AM, Clock, Desk, handoff_packet, make_staff
+
+
+@pytest.fixture
+def staff(sessions: sessionmaker):  # type: ignore[no-untyped-def]
+    return make_staff(sessions)
+
+
+@pytest.fixture
+async def desk(sessions: sessionmaker) -> Desk:
+    return Desk(sessions, Clock(MONDAY_10AM))
+
+
+def texts(replies) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r["text"] for r in replies]
+
+
+async def test_queued_and_human_messages_go_to_staff_never_to_rasa(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    await desk.say("转人工")
+    assert desk.rasa.received == ["转人工"]
+    assert await desk.say("老师在吗") == []  # a reminder at most every 2 minutes: not yet
+    ticket_id = desk.ticket().id
+    staff_saw = [e["message"]["text"] for e in desk.events if e["type"] == "message"]
+    assert "老师在吗" in staff_saw
+    desk.handoffs.claim(staff["wang"], ticket_id)
+    assert await desk.say("我最近压力很大") == []
+    assert await desk.say("/request_human", payload="/request_human") == []
+    assert desk.rasa.received == ["转人工"]  # nothing else reached the bot
+    events = [e for e in desk.events if e["type"] == "message" and e["message"]["text"] == "我最近压力很大"]
+    assert events and events[0]["ticket_id"] == ticket_id and events[0]["conversation_id"] == "web:s1"
+
+
+async def test_a_queued_student_is_reminded_of_the_place_every_two_minutes(desk: Desk) -> None:
+    await desk.say("转人工", conv="web:first")
+    await desk.say("转人工")
+    assert await desk.say("还要等多久") == []
+    desk.clock.at = MONDAY_10AM.replace(minute=3)
+    [reminder] = await desk.say("还要等多久")
+    assert reminder["text"] == "你还在排队中，你前面还有1位，预计等待约6分钟，不想等了可以点“不用了”。"
+    assert await desk.say("好的") == []
+
+
+async def test_cancel_with_buyongle_returns_to_the_bot(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    await desk.say("转人工")
+    ticket_id = desk.ticket().id
+    assert texts(await desk.say("不用了")) == ["好的，已为你取消人工服务。有问题可以继续问我。"]
+    ticket = desk.ticket()
+    assert (ticket.status, ticket.open_key, desk.conversation().state) == ("cancelled", None, "bot")
+    assert texts(await desk.say("图书馆几点开门")) == ["机器人回答：图书馆几点开门"]
+    assert desk.handoffs.queue(staff["wang"]) == []
+    with pytest.raises(Exception, match="不能接入"):
+        desk.handoffs.claim(staff["wang"], ticket_id)
+    # the button works too, and pressing it again later says there is nothing to cancel
+    await desk.say("转人工")
+    cancelled = await desk.say("不用了", payload="/cancel_handoff")
+    assert texts(cancelled) == ["好的，已为你取消人工服务。有问题可以继续问我。"]
+    assert "现在没有在排队的人工服务请求" in texts(await desk.say("不用了", payload="/cancel_handoff"))[0]
+    assert "/cancel_handoff" not in desk.rasa.received
+
+
+async def test_double_trigger_button_and_typed_text_make_one_ticket(desk: Desk) -> None:
+    await asyncio.gather(desk.say("转人工", payload="/request_human"), desk.say("转人工"))
+    assert len(desk.tickets()) == 1
+    # two desk processes racing: the unique open key keeps one ticket
+    results = await asyncio.gather(
+        *[asyncio.to_thread(desk.handoffs.open_ticket, "web:race", handoff_packet()) for _ in range(6)]
+    )
+    assert len({r.ticket_id for r in results}) == 1 and sum(r.created for r in results) == 1
+    assert len(desk.tickets("web:race")) == 1
+
+
+async def test_crisis_pre_filter_and_the_bots_packet_make_one_urgent_ticket(desk: Desk) -> None:
+    await desk.say("我不想活了")
+    assert desk.rasa.received == []  # the pre-filter answers without the bot
+    crisis_packet = handoff_packet(reason="crisis", priority="urgent")
+    opened = await asyncio.to_thread(desk.handoffs.open_ticket, "web:s1", crisis_packet)
+    assert not opened.created
+    [ticket] = desk.tickets()
+    assert (ticket.priority, ticket.reason, ticket.status) == ("urgent", "crisis", "queued")
+
+
+async def test_crisis_while_a_person_has_the_chat_gets_hotlines_and_an_alert(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    desk.rasa.packet = handoff_packet(department="campus_card")
+    await desk.say("转人工")
+    ticket_id = desk.ticket().id
+    desk.handoffs.claim(staff["li"], ticket_id)
+    desk.events.clear()
+    replies = await desk.say("活着没意思，我想结束自己")
+    assert "12356" in replies[0]["text"] and "400-161-9995" in replies[0]["text"]
+    ticket = desk.ticket()
+    assert (ticket.priority, ticket.status, ticket.claimed_by) == ("urgent", "claimed", staff["li"].id)
+    assert [e["ticket"]["id"] for e in desk.events if e["type"] == "alert"] == [ticket_id]
+    assert [t["id"] for t in desk.handoffs.queue(staff["wang"])] == [ticket_id]  # urgent: everyone sees it
+    assert desk.rasa.received == ["转人工"]
+
+
+async def test_rating_with_a_button_then_a_comment_is_stored(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    await desk.say("转人工")
+    ticket_id = desk.ticket().id
+    desk.handoffs.claim(staff["wang"], ticket_id)
+    await desk.handoffs.reply(staff["wang"], ticket_id, "你好")
+    await desk.handoffs.close(staff["wang"], ticket_id, "已解答")
+    payload = "/rate" + json.dumps({"score": 4})
+    asked = await desk.say("4 满意", payload=payload)
+    assert asked[0]["text"].startswith("谢谢你的评价") and asked[0]["buttons"][0]["title"] == "跳过"
+    assert texts(await desk.say("老师很耐心，谢谢")) == ["收到，感谢你的反馈，我们会继续改进。有问题随时问我。"]
+    ticket = desk.ticket()
+    assert (ticket.rating, ticket.rating_comment, ticket.claimed_by) == (4, "老师很耐心，谢谢", staff["wang"].id)
+    assert ticket.department_id == "mental_health" and desk.conversation().awaiting is None
+    assert all(not m.startswith("/rate") for m in desk.rasa.received)
+    # the same button pressed again later is not a new rating
+    again = await desk.say("4 满意", payload=payload)
+    assert texts(again) == ["这次服务的评价已经结束啦，谢谢你。有问题可以继续问我。"]
+    assert desk.ticket().rating == 4
+
+
+async def test_typed_rating_skip_and_a_question_instead_of_a_score(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    for conv in ("web:typed", "web:question"):
+        await desk.say("转人工", conv=conv)
+        ticket_id = desk.ticket(conv).id
+        desk.handoffs.claim(staff["wang"], ticket_id)
+        await desk.handoffs.reply(
+            staff["wang"],
+            ticket_id,
+            "你好",
+        )
+        await desk.handoffs.close(staff["wang"], ticket_id, "已解答")
+    await desk.say("五分", conv="web:typed")
+    assert texts(await desk.say("跳过", conv="web:typed", payload="/skip_comment")) == [
+        "好的，感谢你的评价！有问题随时问我。"
+    ]
+    assert (desk.ticket("web:typed").rating, desk.ticket("web:typed").rating_comment) == (5, None)
+    # not a score: the survey ends and the bot answers the question
+    assert texts(await desk.say("奖学金什么时候发", conv="web:question")) == ["机器人回答：奖学金什么时候发"]
+    assert desk.ticket("web:question").rating is None and desk.conversation("web:question").awaiting is None
+
+
+async def test_outside_office_hours_the_bot_keeps_helping(sessions: sessionmaker) -> None:
+    desk = Desk(sessions, Clock(FRIDAY_6PM))
+    replies = await desk.say("转人工")
+    assert texts(replies)[0] == "好的，正在为你转接老师。"
+    assert "预计周一 8:30后回复" in replies[1]["text"]
+    assert replies[1]["buttons"] == [{"title": "预约到现场办理", "payload": "/book_appointment"}]
+    assert texts(await desk.say("宿舍几点关门")) == ["机器人回答：宿舍几点关门"]
+
+
+async def test_with_rasa_down_asking_for_a_person_still_opens_a_ticket(desk: Desk) -> None:
+    desk.rasa.up = False
+    replies = await desk.say("我要转人工")
+    assert texts(replies)[0] == "智能助手暂时无法回复，已为你转人工服务。"
+    assert "你是下一位" in replies[1]["text"]
+    ticket = desk.ticket()
+    assert (ticket.status, ticket.department_id, ticket.reason) == ("queued", "community", "request")
+    assert "系统繁忙" in texts(await desk.say("奖学金", conv="web:other"))[0]
+
+
+async def test_staff_replies_and_notices_reach_telegram_through_the_outbox(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    outbox = Outbox(desk.sessions, hold_seconds=0)
+    desk.gateway.add_listener(outbox.on_message)
+    await desk.say("转人工", conv="tg:42")
+    ticket_id = desk.ticket("tg:42").id
+    desk.handoffs.claim(staff["wang"], ticket_id)
+    await asyncio.sleep(0.05)  # the claim notice is published on the loop
+    await desk.handoffs.reply(staff["wang"], ticket_id, "同学你好")
+    await desk.handoffs.close(staff["wang"], ticket_id, "已解答")
+    with desk.sessions() as session:
+        queued = session.scalars(select(OutboxItem.message_id).where(OutboxItem.conversation_id == "tg:42")).all()
+    by_id = {m.id: m for m in desk.messages("tg:42")}
+    roles = [by_id[i].role for i in sorted(queued)]
+    assert roles == ["bot", "system", "system", "staff", "bot"]
+    assert by_id[sorted(queued)[3]].sender_name == "王老师（心理中心）"
