@@ -121,6 +121,7 @@
   function beep() {
     const ctx = audioContext();
     if (!ctx) return;
+    api.beeps = (api.beeps || 0) + 1;
     if (ctx.state === 'suspended') ctx.resume().catch(() => {});
     const t0 = ctx.currentTime;
     for (let i = 0; i < 3; i++) { // three short high beeps
@@ -204,8 +205,10 @@
     li.append(top, meta);
     const last = t.last_text || (Array.isArray(t.summary) && t.summary.length ? t.summary[t.summary.length - 1] : '');
     if (last) li.append(h('div', 'qlast', last));
-    li.addEventListener('click', () => open(t.id));
-    li.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(t.id); } });
+    li.addEventListener('click', () => open(t.id, true));
+    li.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(t.id, true); }
+    });
     return li;
   }
 
@@ -410,14 +413,14 @@
     for (const li of $('queue').children) li.classList.toggle('selected', Number(li.dataset.id) === t.id);
   }
 
-  async function open(id) {
+  async function open(id, byUser) {
+    if (byUser) stopBlink();
     try {
       const data = await call('GET', `/api/staff/tickets/${id}`);
       const switching = !current || current.id !== id;
       current = normalize(data);
       if (switching) { $('reply-text').value = ''; $('transfer-form').hidden = true; $('close-form').hidden = true; }
       renderTicket();
-      stopBlink();
     } catch (err) {
       toast(err.message);
       if (err.status === 404) { queue.delete(id); renderQueue(); }
@@ -560,7 +563,7 @@
     if (ctx && ctx.state === 'suspended') ctx.resume().then(soundButton, soundButton);
     stopBlink();
   }, { capture: true });
-  document.addEventListener('visibilitychange', () => { if (!document.hidden && current) stopBlink(); });
+  document.addEventListener('keydown', stopBlink, { capture: true });
 
   // ---------- live connection ----------
   function setConn(ok) {

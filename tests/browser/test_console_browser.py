@@ -7,14 +7,16 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from desk import accounts
-from desk.models import HandoffRequest
+from desk.models import CannedReply, Conversation, HandoffRequest, Message
 from knowledge_base.config import PROJECT_ROOT
+from knowledge_base.models import utcnow
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -31,6 +33,42 @@ def staff_member(stack: Stack) -> dict[str, Any]:
     with stack.sessions()() as session, session.begin():
         user, _ = accounts.create_user(session, username, PASSWORD, display_name="张老师", departments=DEPARTMENTS)
         return {"id": user.id, "username": username}
+
+
+@pytest.fixture
+def other_tickets(stack: Stack) -> Iterator[None]:
+    """Two more students waiting (Telegram, WeChat) and canned replies, so the console looks like a
+    working day; closed again afterwards so later tests start from an empty queue."""
+    now = utcnow()
+    rows = [
+        ("tg:" + uuid.uuid4().hex[:8], "mental_health", "crisis", "urgent", "最近压力特别大，晚上睡不着", 95),
+        ("wx:" + uuid.uuid4().hex[:8], "student_affairs", "complaint", "high", "奖学金评定结果有问题，我要投诉", 420),
+    ]
+    ids = []
+    with stack.sessions()() as session, session.begin():
+        for conv, department, reason, priority, text, ago in rows:
+            at = now - timedelta(seconds=ago)
+            session.add(Conversation(id=conv, channel=conv.split(":")[0], state="queued"))
+            session.flush()
+            session.add(Message(conversation_id=conv, role="student", text=text, created_at=at))
+            ticket = HandoffRequest(
+                conversation_id=conv, department_id=department, reason=reason, priority=priority, status="queued",
+                open_key=conv, created_at=at, queued_at=at, last_student_at=at,
+                packet={"department": department, "reason": reason, "priority": priority, "summary": [text]},
+            )  # fmt: skip
+            session.add(ticket)
+            session.flush()
+            ids.append(ticket.id)
+        canned = [
+            ("community", "问候", "同学你好，我是学生社区的值班老师，请问有什么可以帮你？"),
+            ("community", "请提供学号", "麻烦提供一下你的学号和姓名，我帮你查询。"),
+            (None, "结束语", "还有其他问题随时找我们，祝你学习顺利！"),
+        ]
+        session.add_all(CannedReply(department_id=d, title=t, text=x, position=i) for i, (d, t, x) in enumerate(canned))
+    yield
+    with stack.sessions()() as session, session.begin():
+        for row in session.scalars(select(HandoffRequest).where(HandoffRequest.id.in_(ids))):
+            row.status, row.open_key, row.closed_at = "closed", None, utcnow()
 
 
 @pytest.fixture
@@ -60,7 +98,7 @@ def wait_row(stack: Stack, conversation_id: str, check: Any, timeout: float = 20
 
 
 def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is_stored(
-    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any]
+    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any], other_tickets: None
 ) -> None:
     staff, student = desktop, phone
 
@@ -111,7 +149,8 @@ def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is
     staff.fill("#note-text", "学生校园卡充值失败，已请其提供卡号后四位")
     staff.click("#btn-note")
     staff.locator("#notes .note-note", has_text="卡号后四位").wait_for(timeout=10_000)
-    staff.fill("#reply-text", "收到，我帮你查一下充值记录。")
+    staff.locator("#canned .canned-use", has_text="请提供学号").click()  # a canned reply fills the box
+    assert staff.input_value("#reply-text") == "麻烦提供一下你的学号和姓名，我帮你查询。"
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     staff.evaluate("document.getElementById('toast').hidden = true")
     staff.wait_for_timeout(300)
@@ -129,3 +168,32 @@ def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is
     assert (row.status, row.rating, row.closed_by, row.resolution) == (
         "closed", 5, staff_member["id"], "已查到充值记录，款项将在24小时内到账"
     )  # fmt: skip
+
+
+def test_a_new_urgent_ticket_rings_and_blinks_the_title(
+    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any]
+) -> None:
+    """Staff of other departments see every urgent ticket, at once, with a sound and a blinking title."""
+    staff, student = desktop, phone
+    staff.goto(stack.base_url + "/staff/login")
+    staff.fill("#username", staff_member["username"])
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_function("window.staffConsole && window.staffConsole.connected()", timeout=15_000)
+    title = staff.title()
+
+    student.goto(stack.base_url + "/")
+    student.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
+    conversation_id = student.evaluate("window.webchat.conversationId")
+    student.fill("#chat-input", "我撑不下去了，不想活了")
+    student.keyboard.press("Enter")
+    student.locator('.msg[data-role="bot"]', has_text="12356").last.wait_for(timeout=30_000)
+    ticket = wait_row(stack, conversation_id, lambda r: r.priority == "urgent")
+    assert ticket.department_id not in DEPARTMENTS  # visible only because it is urgent
+
+    staff.wait_for_function("document.title.startsWith('【紧急】')", timeout=15_000)
+    assert staff.evaluate("window.staffConsole.beeps") >= 1
+    first = staff.locator(".qitem").first
+    assert first.get_attribute("data-id") == str(ticket.id) and "紧急" in first.inner_text()
+    first.click()  # the staff member acknowledges: the title stops blinking
+    staff.wait_for_function(f"document.title === {title!r}", timeout=5_000)
