@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
@@ -30,7 +30,7 @@ from desk import accounts
 from desk import handoff as core
 from desk.models import HandoffRequest
 from desk.routes.staff import undelivered
-from desk.security import AdminDep, StaffDep, read_session
+from desk.security import AdminDep, StaffDep, current_staff, read_session
 from knowledge_base.models import Department
 
 logger = logging.getLogger(__name__)
@@ -184,8 +184,15 @@ def departments(sessions: Any) -> list[dict[str, str]]:
 
 
 @router.get("/staff/", response_class=HTMLResponse)
-async def console_page(request: Request, user: StaffDep) -> HTMLResponse:
-    """The live console; the queue and tickets are loaded by console.js from the API below."""
+async def console_page(request: Request) -> Response:
+    """The live console; the queue and tickets are loaded by console.js from the API below.
+    A browser without a valid session is sent to the login page rather than shown a JSON error."""
+    try:
+        user = await current_staff(request)
+    except HTTPException as exc:
+        if exc.status_code == 401:
+            return RedirectResponse("/staff/login", status_code=303)
+        raise
     failed = await to_thread.run_sync(undelivered, request.app.state.sessions, user)
     return templates.TemplateResponse(
         request,

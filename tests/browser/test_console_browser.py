@@ -197,3 +197,48 @@ def test_a_new_urgent_ticket_rings_and_blinks_the_title(
     assert first.get_attribute("data-id") == str(ticket.id) and "紧急" in first.inner_text()
     first.click()  # the staff member acknowledges: the title stops blinking
     staff.wait_for_function(f"document.title === {title!r}", timeout=5_000)
+
+
+def test_the_console_reconnects_after_a_desk_restart_and_reloads_the_queue(
+    stack: Stack, desktop: Any, staff_member: dict[str, Any]
+) -> None:
+    """A ticket that arrived while the console was cut off shows up once it is back, without a reload."""
+    from desk import supervisor
+
+    staff = desktop
+    staff.goto(stack.base_url + "/staff/login")
+    staff.fill("#username", staff_member["username"])
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_function("window.staffConsole && window.staffConsole.connected()", timeout=15_000)
+    desk = stack.child("desk")
+    assert desk.proc is not None
+    desk.proc.terminate()
+    desk.proc.wait(timeout=30)
+    staff.wait_for_function("!window.staffConsole.connected()", timeout=15_000)
+    staff.locator("#conn.off").wait_for(timeout=10_000)
+
+    conv = "tg:" + uuid.uuid4().hex[:8]
+    with stack.sessions()() as session, session.begin():  # e.g. taken in by another desk process
+        session.add(Conversation(id=conv, channel="tg", state="queued"))
+        session.flush()
+        session.add(Message(conversation_id=conv, role="student", text="宿舍空调坏了，能找人来修吗"))
+        ticket = HandoffRequest(
+            conversation_id=conv, department_id="community", reason="request", priority="normal", status="queued",
+            open_key=conv, queued_at=utcnow(), packet={"department": "community", "summary": ["宿舍空调坏了"]},
+        )  # fmt: skip
+        session.add(ticket)
+        session.flush()
+        ticket_id = ticket.id
+    try:
+        supervisor.start(desk)
+        assert supervisor.wait_ready(stack.settings, stack.children, timeout=120)
+        staff.wait_for_function("window.staffConsole.connected()", timeout=30_000)
+        item = staff.locator(f'.qitem[data-id="{ticket_id}"]')
+        item.wait_for(timeout=15_000)
+        assert "宿舍空调坏了" in item.inner_text()
+        assert staff.locator("#conn.on").is_visible()
+    finally:
+        with stack.sessions()() as session, session.begin():
+            row = session.get(HandoffRequest, ticket_id)
+            row.status, row.open_key, row.closed_at = "closed", None, utcnow()

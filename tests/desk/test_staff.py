@@ -96,7 +96,8 @@ def test_login_without_the_form_token_is_refused(client: TestClient, people) -> 
 
 
 def test_pages_and_api_need_a_session(client: TestClient) -> None:
-    assert client.get("/staff/").status_code == 401
+    page = client.get("/staff/", follow_redirects=False)  # a browser is sent to the login form
+    assert page.status_code == 303 and page.headers["location"] == "/staff/login"
     assert client.get("/api/staff/tickets").status_code == 401
     client.cookies.set(STAFF_COOKIE, "forged")
     assert client.get("/api/staff/me").status_code == 401
@@ -109,7 +110,8 @@ def test_logout_needs_the_csrf_token(client: TestClient, people) -> None:  # typ
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     out = client.post("/staff/logout", data={"csrf_token": token}, follow_redirects=False)
     assert out.status_code == 303
-    assert client.get("/staff/").status_code == 401
+    assert client.get("/staff/", follow_redirects=False).status_code == 303
+    assert client.get("/api/staff/me").status_code == 401
 
 
 def test_staff_see_their_departments_and_every_urgent_request(client: TestClient, people) -> None:  # type: ignore[no-untyped-def]
