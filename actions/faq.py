@@ -1,6 +1,8 @@
 """FAQ answering from the knowledge base: answer, suggest the top 3, or say so honestly.
 
 The decision itself is knowledge_base.decisions.route, the same function `make eval` measures.
+Two give-ups in a row (no answer, no suggestion, for two consecutive questions) hand the chat to a
+person with the reason `not_understood`, instead of a third "I did not find it".
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.constants import ENTITY_FAQ_ID, ENTITY_SERVICE, INTENT_CHOOSE_FAQ
@@ -19,6 +22,9 @@ from knowledge_base.answering import FaqAnswer, KnowledgeBase
 from knowledge_base.decisions import Outcome, route
 from knowledge_base.repository import NotFound
 
+SLOT_GIVE_UPS = "faq_give_ups"
+GIVE_UPS_BEFORE_HANDOFF = 2
+ACTION_ANSWER_FAQ = "action_answer_faq"
 GIVE_UP_BUTTONS = [
     {"title": "转人工", "payload": "/request_human"},
     {"title": "看看我能做什么", "payload": "/help"},
@@ -92,11 +98,38 @@ class ActionAnswerFaq(Action):
                 dispatcher.utter_message(response="utter_faq_gone")
                 return []
             utter_answer(dispatcher, answer)
-            return []
+            return [SlotSet(SLOT_GIVE_UPS, 0.0)]
         outcome = await decide(kb, tracker)
-        if not await render_faq(dispatcher, kb, outcome):
-            dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
-        return []
+        if outcome.kind not in ("faq_none", "faq_answer", "faq_suggest", "decline"):
+            outcome = Outcome("faq_none", outcome.intent, outcome.faq_ids)
+        if outcome.kind != "faq_none":
+            await render_faq(dispatcher, kb, outcome)
+            return [SlotSet(SLOT_GIVE_UPS, 0.0)]
+        give_ups = consecutive_give_ups(tracker) + 1
+        if give_ups >= GIVE_UPS_BEFORE_HANDOFF:
+            from actions.handoff import REASON_NOT_UNDERSTOOD, send_handoff
+
+            await send_handoff(dispatcher, tracker, reason=REASON_NOT_UNDERSTOOD)
+            return [SlotSet(SLOT_GIVE_UPS, 0.0)]
+        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
+        return [SlotSet(SLOT_GIVE_UPS, float(give_ups))]
+
+
+def consecutive_give_ups(tracker: Tracker) -> int:
+    """Give-ups counted so far, if the bot's previous turn was a give-up of this action (else 0)."""
+    count = int(float(tracker.get_slot(SLOT_GIVE_UPS) or 0))
+    if count <= 0:
+        return 0
+    seen_latest_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest_user:
+                return 0  # a student turn with no action of ours since
+            seen_latest_user = True
+        elif seen_latest_user and kind == "action" and event.get("name") not in ("action_listen", None):
+            return count if event.get("name") == ACTION_ANSWER_FAQ else 0
+    return 0
 
 
 class ActionSmallTalk(Action):

@@ -1,4 +1,11 @@
-"""Requests for a person: a structured handoff packet for the gateway and an honest reply."""
+"""Requests for a person: a structured handoff packet for the gateway and an honest reply.
+
+The packet (docs/handoff.md) tells the staff who takes over what the bot knows: the department (from
+the crisis rule, the service named in the conversation, or the front desk), why, how urgent, the slots
+collected, the FAQ candidates the bot tried for the student's latest questions with their scores, and
+the student's last messages. The gateway opens the ticket from it and tells the student their place in
+the queue (or, outside office hours, when a teacher will reply); this action only says it hands over.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,16 @@ from actions.catalog import resolve_service
 from actions.constants import INTENT_COMPLAIN, INTENT_CRISIS
 from actions.kb import knowledge_base
 from knowledge_base import safety
+from knowledge_base.answering import KnowledgeBase
+from knowledge_base.decisions import FAQ_PATH_INTENTS
 from knowledge_base.repository import NotFound
 
 DEFAULT_DEPARTMENT = "community"
 CRISIS_DEPARTMENT = "mental_health"
+REASON_NOT_UNDERSTOOD = "not_understood"
+# Slots never copied into the packet: contact details (sealed tokens) and the form's internals.
+PRIVATE_SLOT_PREFIXES = ("contact_", "booking_offer", "requested_slot", "session_started")
+CANDIDATE_MESSAGES = 3
 
 
 def transcript_summary(tracker: Tracker, limit: int = 6) -> list[str]:
@@ -25,8 +38,90 @@ def transcript_summary(tracker: Tracker, limit: int = 6) -> list[str]:
     return [str(t)[:200] for t in texts[-limit:]]
 
 
+def collected_slots(tracker: Tracker) -> dict[str, Any]:
+    """Slots with a value, minus private ones (contact details stay sealed in the booking tables)."""
+    return {
+        name: value
+        for name, value in (tracker.current_slot_values() or {}).items()
+        if value not in (None, "", [], {}) and not name.startswith(PRIVATE_SLOT_PREFIXES)
+    }
+
+
+def faq_path_messages(tracker: Tracker, limit: int = CANDIDATE_MESSAGES) -> list[str]:
+    """The student's latest messages that went to FAQ retrieval (questions, not commands), newest last."""
+    found = []
+    for event in tracker.events:
+        if event.get("event") != "user" or not event.get("text") or str(event["text"]).startswith("/"):
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent in FAQ_PATH_INTENTS:
+            found.append(str(event["text"])[:200])
+    return found[-limit:]
+
+
+def faq_candidates(kb: KnowledgeBase, messages: list[str]) -> list[dict[str, Any]]:
+    """What the knowledge base offered for each message: its decision and the top matches with scores."""
+    out = []
+    for text in messages:
+        decision = kb.decide(text)
+        out.append(
+            {
+                "message": text,
+                "decision": decision.kind,
+                "candidates": [
+                    {"faq_id": m.faq_id, "question": m.question, "score": round(float(m.score), 3)}
+                    for m in decision.matches[:3]
+                ],
+            }
+        )
+    return out
+
+
+async def send_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str | None = None) -> dict[str, Any]:
+    """Utter the packet for the gateway and tell the student the bot hands over; returns the packet."""
+    kb = knowledge_base()
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    department = DEFAULT_DEPARTMENT
+    priority = "normal"
+    if reason is None:
+        reason = "request"
+        if intent == INTENT_CRISIS:
+            department, reason, priority = CRISIS_DEPARTMENT, "crisis", "urgent"
+        elif intent == INTENT_COMPLAIN:
+            reason, priority = "complaint", "high"
+    service = await resolve_service(kb, tracker)
+    if service is not None and reason != "crisis":
+        with contextlib.suppress(NotFound):
+            department = (await asyncio.to_thread(kb.service_card, service)).department_id
+    try:
+        name, phone = await asyncio.to_thread(kb.department_contact, department)
+    except NotFound:
+        name, phone = "一站式学生社区服务中心", ""
+    candidates = await asyncio.to_thread(faq_candidates, kb, faq_path_messages(tracker))
+    packet = {
+        "department": department,
+        "reason": reason,
+        "priority": priority,
+        "service": service,
+        "intent": intent,
+        "slots": collected_slots(tracker),
+        "faq_candidates": candidates,
+        "summary": transcript_summary(tracker),
+    }
+    dispatcher.utter_message(json_message={"handoff": packet})
+    if reason == "crisis":
+        return packet  # the hotline answer was already given
+    if reason == "complaint":
+        dispatcher.utter_message(response="utter_complaint_recorded", department=name)
+    elif reason == REASON_NOT_UNDERSTOOD:
+        dispatcher.utter_message(response="utter_handoff_not_understood", department=name, phone=phone or "见官网")
+    else:
+        dispatcher.utter_message(response="utter_handoff_recorded", department=name, phone=phone or "见官网")
+    return packet
+
+
 class ActionHandoff(Action):
-    """Sends the gateway a handoff packet (department, reason, priority, summary)."""
+    """Sends the gateway a handoff packet (department, reason, priority, slots, FAQ candidates, summary)."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -34,37 +129,7 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        kb = knowledge_base()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        department = DEFAULT_DEPARTMENT
-        reason, priority = "request", "normal"
-        if intent == INTENT_CRISIS:
-            department, reason, priority = CRISIS_DEPARTMENT, "crisis", "urgent"
-        elif intent == INTENT_COMPLAIN:
-            reason, priority = "complaint", "high"
-        service = await resolve_service(kb, tracker)
-        if service is not None and intent != INTENT_CRISIS:
-            with contextlib.suppress(NotFound):
-                department = (await asyncio.to_thread(kb.service_card, service)).department_id
-        try:
-            name, phone = await asyncio.to_thread(kb.department_contact, department)
-        except NotFound:
-            name, phone = "一站式学生社区服务中心", ""
-        packet = {
-            "department": department,
-            "reason": reason,
-            "priority": priority,
-            "service": service,
-            "intent": intent,
-            "summary": transcript_summary(tracker),
-        }
-        dispatcher.utter_message(json_message={"handoff": packet})
-        if intent == INTENT_CRISIS:
-            return []  # the hotline answer was already given
-        if intent == INTENT_COMPLAIN:
-            dispatcher.utter_message(response="utter_complaint_recorded", department=name)
-        else:
-            dispatcher.utter_message(response="utter_handoff_recorded", department=name, phone=phone or "见官网")
+        await send_handoff(dispatcher, tracker)
         return []
 
 
@@ -83,7 +148,8 @@ class ActionCrisis(Action):
         outcome = await decide(kb, tracker)
         if outcome.kind == "crisis":
             dispatcher.utter_message(response="utter_crisis", hotlines=safety.hotline_text())
-            return await ActionHandoff().run(dispatcher, tracker, domain)
+            await send_handoff(dispatcher, tracker)
+            return []
         if not await render_faq(dispatcher, kb, outcome):
             dispatcher.utter_message(response="utter_default")
         return []

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("kb_env")
 async def run(text: str, intent: str = "faq", entities=None) -> list[dict]:  # type: ignore[no-untyped-def]
     dispatcher = CollectingDispatcher()
     events = await ActionAnswerFaq().run(dispatcher, make_tracker(text, intent, entities), {})
-    assert events == []
+    assert all(e["event"] == "slot" and e["name"] == "faq_give_ups" for e in events)  # the give-up count only
     return dispatcher.messages
 
 
