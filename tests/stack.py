@@ -36,6 +36,10 @@ def missing(message: str) -> None:
     pytest.skip(message)
 
 
+# The stack's "now" (Tuesday 1 December 2026, 10:00 in Shanghai): bookings and times such as 下周三
+# resolve the same on every run; nothing else the e2e tests check depends on the date.
+E2E_NOW = "2026-12-01T10:00:00+08:00"
+
 # Sentence embeddings are cached by text: share the checkout's cache between test runs.
 EMBEDDINGS = str(PROJECT_ROOT / "var" / "embeddings")
 
@@ -91,6 +95,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         webchat_rate_limit=1000,
     )
     children = supervisor.build_children(settings, model)
+    for child in children:  # one frozen clock for Rasa's time extractor and the booking actions
+        child.env["HELPDESK_NOW"] = E2E_NOW
     for child in children:
         supervisor.start(child)
     try:

@@ -1,13 +1,15 @@
-"""Service cards, booking intents before online booking opens, and the handoff packet."""
+"""Service cards, how a booking starts from what the student said, and the handoff packet."""
 
 from __future__ import annotations
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking import ActionBookingInfo
+from actions.booking import ActionAppointmentStart
+from actions.booking_form import ValidateAppointmentForm
 from actions.catalog import ActionServiceInfo
 from actions.handoff import ActionHandoff
+from knowledge_base.privacy import ContactCipher
 from tests.actions.conftest import make_tracker
 
 pytestmark = pytest.mark.usefixtures("kb_env")
@@ -46,22 +48,37 @@ async def test_no_service_named_asks_which_with_a_button_per_service() -> None:
     assert "心理咨询" in titles and "在读证明与成绩单开具" in titles
 
 
-async def test_booking_finds_the_service_from_a_loose_mention() -> None:
-    card, _how = await collect(ActionBookingInfo(), "简历想找老师看看 能约吗", "book_appointment")
-    assert card["service_name"] == "职业规划咨询"
+async def start_booking(text: str, intent: str, entities=None) -> tuple[list, dict]:  # type: ignore[no-untyped-def]
+    """action_appointment_start, then the form's first step: (messages, slots set)."""
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text, intent, entities)
+    slots = {e["name"]: e["value"] for e in await ActionAppointmentStart().run(dispatcher, tracker, {})}
+    tracker.slots.update(slots)
+    tracker.events.append({"event": "action", "name": "action_appointment_start"})
+    events = await ValidateAppointmentForm().run(dispatcher, tracker, {})
+    slots.update({e["name"]: e["value"] for e in events})
+    return dispatcher.messages, slots
 
 
-async def test_booking_shows_the_card_and_how_to_arrange_the_visit() -> None:
-    card, how = await collect(
-        ActionBookingInfo(), "想约心理老师", "book_appointment", [{"entity": "service", "value": "counseling"}]
-    )
-    assert card["service_name"] == "心理咨询"
-    assert how["response"] == "utter_booking_by_contact"
+async def test_booking_finds_the_service_from_a_loose_mention(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_BOOKING_KEY", ContactCipher.generate_key())
+    _, slots = await start_booking("简历想找老师看看 能约吗", "book_appointment")
+    assert slots["booking_service"] == "career_consulting" and slots["requested_slot"] == "booking_time"
 
 
-async def test_cancel_says_what_to_do_for_now() -> None:
-    [msg] = await collect(ActionBookingInfo(), "取消预约", "cancel_appointment")
-    assert msg["response"] == "utter_appointments_not_yet"
+async def test_booking_without_a_service_asks_instead_of_guessing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_BOOKING_KEY", ContactCipher.generate_key())
+    _, slots = await start_booking("帮我约个时间", "book_appointment")
+    assert slots.get("booking_service") is None and slots["requested_slot"] == "booking_service"
+
+
+async def test_cancel_without_bookings_says_there_are_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_BOOKING_KEY", ContactCipher.generate_key())
+    dispatcher = CollectingDispatcher()
+    events = await ActionAppointmentStart().run(dispatcher, make_tracker("取消预约", "cancel_appointment"), {})
+    [msg] = dispatcher.messages
+    assert msg["response"] == "utter_booking_none"
+    assert {"event": "followup", "name": "action_listen", "timestamp": None} in events  # no form to fill
 
 
 async def test_handoff_packet_names_department_reason_and_summary() -> None:
