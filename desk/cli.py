@@ -43,14 +43,26 @@ def cmd_db_seed(args: argparse.Namespace) -> int:
 
     sessions = _sessions()
     with sessions() as session:
-        if not repository.is_empty(session) and not args.force:
-            print("knowledge base already has data; not seeding (use --force to merge the seed in)")
-            return 0
-    kb = load_kb_file(args.file or kb_config.seed_file())
-    with sessions() as session, session.begin():
-        report = repository.import_kb(session, kb, changed_by="seed")
-    print(f"seeded: {report.summary()}")
+        seed_kb = repository.is_empty(session) or args.force
+    if seed_kb:
+        kb = load_kb_file(args.file or kb_config.seed_file())
+        with sessions() as session, session.begin():
+            report = repository.import_kb(session, kb, changed_by="seed")
+        print(f"seeded: {report.summary()}")
+    else:
+        print("knowledge base already has data; not seeding (use --force to merge the seed in)")
+    seed_canned_replies(sessions)
     return 0
+
+
+def seed_canned_replies(sessions) -> None:  # type: ignore[no-untyped-def]
+    """The staff console's canned replies per department, into an empty table (admins edit them later)."""
+    from desk import canned_replies
+
+    with sessions() as session, session.begin():
+        added = canned_replies.seed(session)
+    if added:
+        print(f"seeded {added} canned replies for the staff console")
 
 
 def cmd_kb_import(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from desk import canned_replies
 from desk import handoff_texts as texts
 from desk.accounts import CurrentUser, StaffUser
 from desk.models import (
@@ -217,9 +218,7 @@ class Handoffs:
     def _event(
         self, session: Session, ticket: HandoffRequest, kind: str, actor: int | None = None, text: str = "", **data: Any
     ) -> TicketEvent:
-        event = TicketEvent(
-            ticket_id=ticket.id, kind=kind, actor_id=actor, text=text, data=data, created_at=self.now()
-        )
+        event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor, text=text, data=data, created_at=self.now())
         session.add(event)
         return event
 
@@ -528,7 +527,7 @@ class Handoffs:
             ]
             out["notes"] = [e for e in out["events"] if e["kind"] in ("note", "transferred") and e["text"]]
             out["can_reply"] = row.status == TICKET_CLAIMED and row.claimed_by == user.id
-            out["canned"] = self._canned(session, user, row.department_id)
+            out["canned"] = canned_replies.for_user(session, user, row.department_id)
         return out
 
     def claim(self, user: CurrentUser, ticket_id: int) -> dict[str, Any]:
@@ -696,48 +695,22 @@ class Handoffs:
         return public
 
     # -- canned replies ------------------------------------------------------------------------------
-    def _canned(self, session: Session, user: CurrentUser, department_id: str | None) -> list[dict[str, Any]]:
-        query = select(CannedReply)
-        if department_id:
-            query = query.where((CannedReply.department_id == department_id) | CannedReply.department_id.is_(None))
-        elif not user.is_admin:
-            query = query.where(
-                CannedReply.department_id.in_(list(user.departments)) | CannedReply.department_id.is_(None)
-            )
-        rows = session.scalars(query).all()
-        rows = sorted(rows, key=lambda r: (r.department_id is None, r.department_id or "", r.position, r.id))
-        return [
-            {"id": r.id, "department_id": r.department_id, "title": r.title, "text": r.text, "position": r.position}
-            for r in rows
-        ]
-
     def canned(self, user: CurrentUser, department_id: str | None = None) -> list[dict[str, Any]]:
         """Canned replies of a department (and those for all); without one, of the person's departments."""
         with self._sessions() as session:
-            return self._canned(session, user, department_id)
+            return canned_replies.for_user(session, user, department_id)
 
     def add_canned(self, user: CurrentUser, department_id: str | None, title: str, text: str) -> dict[str, Any]:
         """Admins add a canned reply (department None = every department)."""
         if not user.is_admin:
             raise Forbidden("只有管理员可以编辑快捷回复")
-        title, text = (title or "").strip()[:100], (text or "").strip()
+        title, text = (title or "").strip(), (text or "").strip()
         if not title or not text:
             raise IllegalTransition("请填写标题和内容")
         with write_session(self._sessions) as session:
             if department_id and session.get(Department, department_id) is None:
                 raise NotFound(f"department {department_id}")
-            same = CannedReply.department_id == department_id if department_id else CannedReply.department_id.is_(None)
-            last = session.scalar(select(func.max(CannedReply.position)).where(same))
-            row = CannedReply(department_id=department_id or None, title=title, text=text, position=(last or 0) + 1)
-            session.add(row)
-            session.flush()
-            return {
-                "id": row.id,
-                "department_id": row.department_id,
-                "title": row.title,
-                "text": row.text,
-                "position": row.position,
-            }
+            return canned_replies.public(canned_replies.add(session, department_id, title, text))
 
     def delete_canned(self, user: CurrentUser, canned_id: int) -> None:
         """Admins delete a canned reply."""

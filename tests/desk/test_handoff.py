@@ -297,3 +297,18 @@ def test_office_hours_parse_and_describe() -> None:
     for bad in ["", "mon-fri 08:30-11:30", "someday: 08:30-11:30", "mon: 17:00-08:00"]:
         with pytest.raises(ScheduleSpecError):
             parse_hours(bad)
+
+
+def test_seeded_canned_replies_per_department(sessions: sessionmaker, seed_kb, staff) -> None:  # type: ignore[no-untyped-def]
+    from desk import canned_replies
+
+    entries = canned_replies.load_seed()
+    departments = {d.id for d in seed_kb.departments}
+    assert {dep for dep, _t, _x in entries} - {None} <= departments  # every key is a catalog department
+    assert {dep for dep, _t, _x in entries} >= departments  # and every department has some
+    with sessions() as session, session.begin():
+        added = canned_replies.seed(session)
+        assert added == len(entries) and canned_replies.seed(session) == 0  # only into an empty table
+    with sessions() as session:
+        titles = [c["title"] for c in canned_replies.for_user(session, staff["wang"], None)]
+    assert "倾听与共情" in titles and "接入问候" in titles and "挂失补办" not in titles
