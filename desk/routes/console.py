@@ -31,7 +31,7 @@ from desk import handoff as core
 from desk.models import HandoffRequest
 from desk.routes.staff import undelivered
 from desk.security import AdminDep, StaffDep, current_staff, read_session
-from knowledge_base.models import Department
+from knowledge_base.models import Department, Service
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -265,9 +265,21 @@ async def tickets(request: Request, user: StaffDep) -> list[dict[str, Any]]:
     return await _call(_handoffs(request).queue, user)
 
 
+def service_name(sessions: Any, service_id: str) -> str | None:
+    """The catalog name of the service a packet names (staff read 在读证明开具, not certificate_issuing)."""
+    with sessions() as session:
+        row = session.get(Service, service_id)
+        return row.name if row is not None else None
+
+
 @router.get("/api/staff/tickets/{ticket_id}")
 async def ticket(request: Request, user: StaffDep, ticket_id: int) -> dict[str, Any]:
-    return await _call(_handoffs(request).ticket, user, ticket_id)
+    out = await _call(_handoffs(request).ticket, user, ticket_id)
+    packet = out.get("packet") or {}
+    if isinstance(packet.get("service"), str) and "service_name" not in packet:
+        name = await to_thread.run_sync(service_name, request.app.state.sessions, packet["service"])
+        out["packet"] = {**packet, "service_name": name or packet["service"]}
+    return out
 
 
 @router.post("/api/staff/tickets/{ticket_id}/claim")

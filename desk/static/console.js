@@ -31,6 +31,11 @@
     created: '创建', claimed: '接入', note: '备注', transferred: '转接', closed: '结束', cancelled: '学生取消',
     returned: '转回机器人', rated: '评价', priority_raised: '升级为紧急',
   };
+  const SLOT = {
+    faq_give_ups: '机器人连续未答上', booking_service: '预约事项', booking_time: '预约时间', booking_code: '预约码',
+    appointment_op: '预约操作', service: '相关事项',
+  };
+  const DECISION = { answer: '已回答', suggest: '给了相近问题', none: '未找到答案' };
   const REASON = { crisis: '危机干预', request: '学生要求人工', complaint: '投诉', not_understood: '机器人未能理解' };
 
   const queue = new Map();        // id -> queue ticket
@@ -296,20 +301,36 @@
     const slots = p.slots && typeof p.slots === 'object' ? Object.entries(p.slots).filter(([, v]) => v != null && v !== '') : [];
     if (slots.length) {
       const ul = h('ul', 'slots');
-      for (const [k, v] of slots) ul.append(h('li', null, `${k}：${typeof v === 'object' ? JSON.stringify(v) : v}`));
+      for (const [k, v] of slots) {
+        ul.append(h('li', null, `${SLOT[k] || k}：${typeof v === 'object' ? JSON.stringify(v) : v}`));
+      }
       packetRow(dl, '已收集信息', ul);
     }
-    const cands = Array.isArray(p.faq_candidates) ? p.faq_candidates : Array.isArray(p.candidates) ? p.candidates : [];
-    if (cands.length) {
-      const ul = h('ul', 'cands');
-      for (const c of cands) {
-        const title = c.question || c.title || c.faq_id || c.id || '';
-        const score = typeof c.score === 'number' ? c.score.toFixed(2) : c.score;
-        const li = h('li', null, title);
-        if (score != null) li.append(h('span', 'score', score));
-        ul.append(li);
+    // faq_candidates: per student question, the bot's decision and its top matches with scores.
+    const tried = Array.isArray(p.faq_candidates) ? p.faq_candidates : [];
+    if (tried.length) {
+      const ol = h('ol', 'tried');
+      for (const entry of tried) {
+        const li = h('li');
+        const matches = Array.isArray(entry.candidates) ? entry.candidates : [entry];
+        if (entry.message) {
+          const q = h('div', 'asked', `“${entry.message}”`);
+          if (entry.decision) q.append(h('span', 'decision', DECISION[entry.decision] || entry.decision));
+          li.append(q);
+        }
+        const ul = h('ul', 'cands');
+        for (const c of matches) {
+          const title = c.question || c.title || c.faq_id || '';
+          if (!title) continue;
+          const row = h('li', null, title);
+          if (typeof c.score === 'number') row.append(h('span', 'score', c.score.toFixed(2)));
+          ul.append(row);
+        }
+        if (!ul.children.length) ul.append(h('li', 'muted', '没有找到相近的问题'));
+        li.append(ul);
+        ol.append(li);
       }
-      packetRow(dl, '机器人尝试过的答案', ul);
+      packetRow(dl, '机器人尝试过的答案', ol);
     }
     const summary = Array.isArray(t.summary) && t.summary.length ? t.summary : p.summary;
     if (Array.isArray(summary) && summary.length) {

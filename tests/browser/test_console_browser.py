@@ -36,7 +36,7 @@ def staff_member(stack: Stack) -> dict[str, Any]:
 
 
 @pytest.fixture
-def other_tickets(stack: Stack) -> Iterator[None]:
+def other_tickets(stack: Stack) -> Iterator[dict[str, int]]:
     """Two more students waiting (Telegram, WeChat) and canned replies, so the console looks like a
     working day; closed again afterwards so later tests start from an empty queue."""
     now = utcnow()
@@ -44,6 +44,17 @@ def other_tickets(stack: Stack) -> Iterator[None]:
         ("tg:" + uuid.uuid4().hex[:8], "mental_health", "crisis", "urgent", "最近压力特别大，晚上睡不着", 95),
         ("wx:" + uuid.uuid4().hex[:8], "student_affairs", "complaint", "high", "奖学金评定结果有问题，我要投诉", 420),
     ]
+    tried = {  # what actions/handoff.py sends: per question, the decision and the top matches
+        "service": "financial_aid_consulting",
+        "slots": {"faq_give_ups": 1},
+        "faq_candidates": [
+            {
+                "message": "奖学金评定结果有问题",
+                "decision": "suggest",
+                "candidates": [{"faq_id": "scholarship_national", "question": "国家奖学金怎么申请", "score": 0.612}],
+            }
+        ],
+    }
     ids = []
     with stack.sessions()() as session, session.begin():
         for conv, department, reason, priority, text, ago in rows:
@@ -54,7 +65,8 @@ def other_tickets(stack: Stack) -> Iterator[None]:
             ticket = HandoffRequest(
                 conversation_id=conv, department_id=department, reason=reason, priority=priority, status="queued",
                 open_key=conv, created_at=at, queued_at=at, last_student_at=at,
-                packet={"department": department, "reason": reason, "priority": priority, "summary": [text]},
+                packet={"department": department, "reason": reason, "priority": priority, "summary": [text],
+                        **(tried if conv.startswith("wx:") else {})},
             )  # fmt: skip
             session.add(ticket)
             session.flush()
@@ -65,7 +77,7 @@ def other_tickets(stack: Stack) -> Iterator[None]:
             (None, "结束语", "还有其他问题随时找我们，祝你学习顺利！"),
         ]
         session.add_all(CannedReply(department_id=d, title=t, text=x, position=i) for i, (d, t, x) in enumerate(canned))
-    yield
+    yield {"urgent": ids[0], "complaint": ids[1]}
     with stack.sessions()() as session, session.begin():
         for row in session.scalars(select(HandoffRequest).where(HandoffRequest.id.in_(ids))):
             row.status, row.open_key, row.closed_at = "closed", None, utcnow()
@@ -98,7 +110,7 @@ def wait_row(stack: Stack, conversation_id: str, check: Any, timeout: float = 20
 
 
 def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is_stored(
-    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any], other_tickets: None
+    stack: Stack, phone: Any, desktop: Any, staff_member: dict[str, Any], other_tickets: dict[str, int]
 ) -> None:
     staff, student = desktop, phone
 
@@ -110,6 +122,14 @@ def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is
     staff.wait_for_url(re.compile(r"/staff/$"))
     staff.wait_for_function("window.staffConsole && window.staffConsole.connected()", timeout=15_000)
     assert "张老师" in staff.locator(".who").inner_text()
+
+    # The handoff packet of a waiting WeChat complaint: the service by name, what the bot tried and how sure it was.
+    staff.locator(f'.qitem[data-id="{other_tickets["complaint"]}"]').click()
+    packet = staff.locator("#packet")
+    packet.locator("dd", has_text="奖助学金与家庭经济困难认定咨询").wait_for(timeout=10_000)
+    tried = packet.locator(".tried li", has_text="国家奖学金怎么申请").first
+    assert "0.61" in tried.inner_text() and "给了相近问题" in packet.inner_text()
+    assert "机器人连续未答上：1" in packet.inner_text()
 
     # The student asks for a person in the web chat.
     student.goto(stack.base_url + "/")

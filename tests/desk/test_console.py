@@ -231,6 +231,14 @@ def test_student_markup_is_data_in_the_api_and_absent_from_the_page(app: Any, ti
     assert "<script>alert" not in admin.get("/staff/").text
 
 
+def test_the_packet_names_the_service_for_staff(app: Any, tickets: dict[str, int], sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session, session.begin():
+        row = session.get(HandoffRequest, tickets["card"])
+        row.packet = {**row.packet, "service": "certificate_issuing", "slots": {"faq_give_ups": 2}}
+    packet = Staff(app, "li").get(f"/api/staff/tickets/{tickets['card']}").json()["packet"]
+    assert packet["service_name"] == "在读证明与成绩单开具" and packet["slots"] == {"faq_give_ups": 2}
+
+
 def test_canned_replies_are_edited_by_admins_only(app: Any) -> None:
     wang, admin = Staff(app, "wang"), Staff(app, "admin")
     body = {"department_id": "mental_health", "title": "预约咨询", "text": "可以在心理中心公众号预约个体咨询。"}
