@@ -351,8 +351,8 @@
     head.append(h('time', 'ttime', fmtClock(parseTime(e.created_at))));
     li.append(head);
     let text = e.text || '';
-    if (e.kind === 'transferred' && e.data && (e.data.to_name || e.data.to)) {
-      text = `${e.data.from_name || e.data.from || ''} → ${e.data.to_name || e.data.to}${text ? `：${text}` : ''}`;
+    if (e.kind === 'transferred' && e.data && e.data.to) {
+      text = `${departmentName(e.data.from)} → ${departmentName(e.data.to)}${text ? `：${text}` : ''}`;
     }
     if (text) li.append(h('div', 'ntext', text));
     return li;
@@ -389,6 +389,11 @@
     if (!t.canned.length) ul.append(h('li', 'empty', '这个部门还没有快捷回复。'));
     $('canned-form').hidden = !IS_ADMIN;
     if (IS_ADMIN) fillDepartments($('canned-dept'), t.department_id, true);
+  }
+
+  function departmentName(id) {
+    const d = departments.find((x) => x.id === id);
+    return d ? d.name : id || '未分配';
   }
 
   function fillDepartments(select, selected, withAll) {

@@ -262,3 +262,41 @@ def test_the_console_reconnects_after_a_desk_restart_and_reloads_the_queue(
         with stack.sessions()() as session, session.begin():
             row = session.get(HandoffRequest, ticket_id)
             row.status, row.open_key, row.closed_at = "closed", None, utcnow()
+
+
+def test_staff_transfer_a_ticket_with_a_note(stack: Stack, desktop: Any, staff_member: dict[str, Any]) -> None:
+    conv = f"web:{uuid.uuid4()}"
+    with stack.sessions()() as session, session.begin():
+        session.add(Conversation(id=conv, channel="web", state="queued"))
+        session.flush()
+        session.add(Message(conversation_id=conv, role="student", text="我想问一下助学贷款的续贷"))
+        ticket = HandoffRequest(
+            conversation_id=conv, department_id="community", reason="request", priority="normal", status="queued",
+            open_key=conv, queued_at=utcnow(), packet={"department": "community", "summary": ["助学贷款续贷"]},
+        )  # fmt: skip
+        session.add(ticket)
+        session.flush()
+        ticket_id = ticket.id
+    staff = desktop
+    staff.goto(stack.base_url + "/staff/login")
+    staff.fill("#username", staff_member["username"])
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_function("window.staffConsole && window.staffConsole.connected()", timeout=15_000)
+    staff.locator(f'.qitem[data-id="{ticket_id}"]').click()
+    staff.click("#btn-transfer")
+    staff.select_option("#transfer-dept", "student_affairs")
+    staff.fill("#transfer-note", "助学贷款归学生工作处")
+    staff.click("#transfer-ok")
+    staff.locator(f'.qitem[data-id="{ticket_id}"] .qdept', has_text="学生工作处").wait_for(timeout=10_000)
+    staff.locator(
+        "#notes .note-transferred", has_text="一站式学生社区服务中心 → 学生工作处：助学贷款归学生工作处"
+    ).wait_for(timeout=10_000)
+    row = wait_row(stack, conv, lambda r: r.department_id == "student_affairs")
+    assert (row.status, row.claimed_by) in {("queued", None), ("message", None)}
+    with stack.sessions()() as session, session.begin():
+        texts = [m.text for m in session.scalars(select(Message).where(Message.conversation_id == conv))]
+        row = session.get(HandoffRequest, ticket_id)
+        row.status, row.open_key, row.closed_at = "closed", None, utcnow()
+    assert any("学生工作处" in t for t in texts[1:])  # the student is told where the chat went
+    assert not any("助学贷款归学生工作处" in t for t in texts)  # the note stays internal
