@@ -72,6 +72,19 @@
   const toBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
 
   // ---------- rendering ----------
+  function chipsFor(m) { // quick replies of a bot, staff or system message (e.g. 不用了, 1-5 rating)
+    if (!Array.isArray(m.buttons) || !m.buttons.length) return null;
+    const chips = h('div', 'chips');
+    for (const b of m.buttons) {
+      if (!b || !b.title) continue;
+      const chip = h('button', 'chip', b.title);
+      chip.type = 'button';
+      chip.addEventListener('click', () => submit(b.title, b.payload));
+      chips.append(chip);
+    }
+    return chips;
+  }
+
   function build(m) {
     const role = ROLES.includes(m.role) ? m.role : 'system';
     const el = h('div', `msg msg-${role}`);
@@ -79,24 +92,22 @@
     if (m.id != null) el.dataset.id = String(m.id);
     if (m.client_id) el.dataset.clientId = m.client_id;
     el.dataset.ts = String(parseTime(m.created_at));
-    if (role === 'system') { el.append(h('div', 'notice', m.text || '')); return el; }
+    if (role === 'system') { // desk notices (queue, hand-over, office hours): centred, not a person's bubble
+      const box = h('div', 'notice-box');
+      box.append(h('div', 'notice', m.text || ''));
+      const chips = chipsFor(m);
+      if (chips) box.append(chips);
+      el.append(box);
+      return el;
+    }
 
     const avatar = h('span', `avatar avatar-${role}`, AVATAR[role]);
     avatar.setAttribute('aria-hidden', 'true');
     const body = h('div', 'body');
-    if (role === 'staff' && m.sender_name) body.append(h('div', 'sender', m.sender_name));
+    if (role === 'staff') body.append(h('div', 'sender', m.sender_name || '值班老师')); // e.g. 王老师（心理中心）
     body.append(h('div', 'bubble', m.text || ''));
-    if (role !== 'student' && Array.isArray(m.buttons) && m.buttons.length) {
-      const chips = h('div', 'chips');
-      for (const b of m.buttons) {
-        if (!b || !b.title) continue;
-        const chip = h('button', 'chip', b.title);
-        chip.type = 'button';
-        chip.addEventListener('click', () => submit(b.title, b.payload));
-        chips.append(chip);
-      }
-      body.append(chips);
-    }
+    const chips = role !== 'student' ? chipsFor(m) : null;
+    if (chips) body.append(chips);
     el.append(avatar, body);
     return el;
   }
@@ -147,7 +158,7 @@
     const p = m.client_id ? pending.get(m.client_id) : null;
     if (p) { pending.delete(m.client_id); p.el.remove(); } // server echo replaces the local bubble
     place(build(m));
-    if (m.role === 'bot' || m.role === 'staff') setTyping(false);
+    if (m.role !== 'student') setTyping(false);
   }
 
   function notice(text) { // local-only system notice (no id)
