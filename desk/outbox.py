@@ -33,6 +33,13 @@ logger = logging.getLogger(__name__)
 DELIVERED_CHANNELS = ("tg", "wx")
 
 
+def channel_text(message: Message) -> str:
+    """Telegram and WeChat show no sender names: a teacher's message starts with who wrote it."""
+    if message.role == "staff" and message.sender_name:
+        return f"{message.sender_name}：{message.text}"
+    return message.text
+
+
 class _Taken(Exception):
     """A row meant for a passive reply was leased by the worker meanwhile."""
 
@@ -236,7 +243,7 @@ class Outbox:
                 parts_sent=item.parts_sent,
                 message=OutboundMessage(
                     conversation_id=item.conversation_id,
-                    text=message.text,
+                    text=channel_text(message),
                     role=message.role,
                     buttons=list(message.buttons or []),
                     sender_name=message.sender_name,

@@ -6,12 +6,13 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from desk.models import OutboxItem
+from connectors.telegram import TelegramSender, make_bot
+from desk.delivery import DeliveryWorker
 from desk.outbox import Outbox
 from tests.desk.handoff_helpers import FRIDAY_6PM, MONDAY_10AM, Clock, Desk, handoff_packet, make_staff
+from tests.fake_telegram import TOKEN, FakeTelegram
 
 
 @pytest.fixture
@@ -167,18 +168,34 @@ async def test_with_rasa_down_asking_for_a_person_still_opens_a_ticket(desk: Des
     assert "系统繁忙" in texts(await desk.say("奖学金", conv="web:other"))[0]
 
 
-async def test_staff_replies_and_notices_reach_telegram_through_the_outbox(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+async def test_staff_replies_and_notices_reach_telegram_with_the_teachers_name(
+    desk: Desk, staff, fake_telegram: FakeTelegram
+) -> None:  # type: ignore[no-untyped-def]
     outbox = Outbox(desk.sessions, hold_seconds=0)
     desk.gateway.add_listener(outbox.on_message)
-    await desk.say("转人工", conv="tg:42")
-    ticket_id = desk.ticket("tg:42").id
-    desk.handoffs.claim(staff["wang"], ticket_id)
-    await asyncio.sleep(0.05)  # the claim notice is published on the loop
-    await desk.handoffs.reply(staff["wang"], ticket_id, "同学你好")
-    await desk.handoffs.close(staff["wang"], ticket_id, "已解答")
-    with desk.sessions() as session:
-        queued = session.scalars(select(OutboxItem.message_id).where(OutboxItem.conversation_id == "tg:42")).all()
-    by_id = {m.id: m for m in desk.messages("tg:42")}
-    roles = [by_id[i].role for i in sorted(queued)]
-    assert roles == ["bot", "system", "system", "staff", "bot"]
-    assert by_id[sorted(queued)[3]].sender_name == "王老师（心理中心）"
+    bot = make_bot(TOKEN, fake_telegram.api_base)
+    worker = DeliveryWorker(outbox, {"tg": TelegramSender(bot)}, retry_base_seconds=0.05, poll_seconds=0.05)
+    worker.start()
+    try:
+        await desk.say("转人工", conv="tg:42")
+        ticket_id = desk.ticket("tg:42").id
+        desk.handoffs.claim(staff["wang"], ticket_id)
+        await asyncio.sleep(0.05)  # the claim notice is published on the loop
+        await desk.handoffs.reply(staff["wang"], ticket_id, "同学你好")
+        await desk.handoffs.close(staff["wang"], ticket_id, "已解答")
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(fake_telegram.sent(42)) < 5 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+        await bot.shutdown()
+    sent = fake_telegram.sent(42)
+    assert [m["text"][:7] for m in sent] == [
+        "好的，正在为你",
+        "已为你转接人工",
+        "王老师（心理中",
+        "王老师（心理中",
+        "本次人工服务已",
+    ]
+    assert sent[3]["text"] == "王老师（心理中心）：同学你好"
+    assert "不用了" in str(sent[1].get("reply_markup")) and "非常满意" in str(sent[4].get("reply_markup"))
