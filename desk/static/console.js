@@ -39,6 +39,7 @@
   const REASON = { crisis: '危机干预', request: '学生要求人工', complaint: '投诉', not_understood: '机器人未能理解' };
 
   const queue = new Map();        // id -> queue ticket
+  const unread = new Set();       // tickets with a student message not seen yet
   let current = null;             // the open ticket's detail
   let departments = [];
   let ws = null, attempt = 0, audio = null, blinkTimer = 0, pingTimer = 0;
@@ -206,6 +207,7 @@
     meta.append(h('span', 'tag', t.reason_label || REASON[t.reason] || t.reason || ''));
     meta.append(h('span', 'tag', CHANNEL[t.channel] || t.channel || ''));
     if (t.status === 'message') meta.append(h('span', 'tag message', '留言'));
+    if (unread.has(t.id)) meta.append(h('span', 'tag unread', '新消息'));
     meta.append(h('span', `claimer${t.claimed_by_name ? ' taken' : ''}`, t.claimed_by_name ? `${t.claimed_by_name} 已接入` : '待接入'));
     li.append(top, meta);
     const last = t.last_text || (Array.isArray(t.summary) && t.summary.length ? t.summary[t.summary.length - 1] : '');
@@ -431,8 +433,12 @@
     $('ticket').hidden = !t;
     if (!t) return;
     renderHead(t);
-    $('transcript').replaceChildren(...t.transcript.map(messageEl));
-    $('transcript').scrollTop = $('transcript').scrollHeight;
+    const list = $('transcript');
+    const keep = list.dataset.ticket === String(t.id) && list.scrollHeight - list.scrollTop - list.clientHeight >= 80;
+    const top = list.scrollTop;
+    list.replaceChildren(...t.transcript.map(messageEl));
+    list.dataset.ticket = String(t.id);
+    list.scrollTop = keep ? top : list.scrollHeight; // someone reading older messages is not pulled down
     renderPacket(t);
     renderEvents(t);
     renderCanned(t);
@@ -441,6 +447,7 @@
 
   async function open(id, byUser) {
     if (byUser) stopBlink();
+    if (unread.delete(id)) renderQueue();
     try {
       const data = await call('GET', `/api/staff/tickets/${id}`);
       const switching = !current || current.id !== id;
@@ -613,6 +620,7 @@
       const t = queue.get(id);
       if (t && f.message.role === 'student') {
         t.last_text = f.message.text;
+        if (!current || current.id !== id) unread.add(id);
         renderQueue();
       }
     } else if (f.type === 'ticket_removed') {
