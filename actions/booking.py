@@ -165,7 +165,9 @@ async def explain(dispatcher: CollectingDispatcher, tracker: Tracker, exc: Booki
         utter_options(dispatcher, exc.alternatives, name, code)
     elif isinstance(exc, AlreadyBooked):
         name = await service_name(exc.service_id)
-        buttons = booking_buttons(exc.code) if exc.code else [MY_BOOKINGS_BUTTON]
+        mine = await asyncio.to_thread(backend().bookings.my_bookings, tracker.sender_id, now=now())
+        # the open one may have been made in another conversation (same student number): no buttons then
+        buttons = booking_buttons(exc.code) if any(v.code == exc.code for v in mine) else [MY_BOOKINGS_BUTTON]
         dispatcher.utter_message(
             response="utter_booking_already_booked", service_name=name, code=exc.code or "", buttons=buttons
         )

@@ -31,6 +31,7 @@ from actions.booking_common import (
 )
 from actions.booking_text import (
     PART_LABELS,
+    booking_buttons,
     choose_booking_buttons,
     confirm_buttons,
     day_label,
@@ -117,6 +118,18 @@ class ActionAskBookingService(Action):
         services = await asyncio.to_thread(bookable_services, backend().sessions)
         buttons = service_buttons(services)
         offer = tracker.get_slot(OFFER) or {}
+        if offer.get("already"):
+            views = await asyncio.to_thread(backend().bookings.my_bookings, tracker.sender_id, now=now())
+            held = next((v for v in views if v.code == offer["already"]), None)
+            if held is not None:
+                dispatcher.utter_message(
+                    response="utter_booking_already_booked",
+                    service_name=held.service_name,
+                    code=held.code,
+                    buttons=booking_buttons(held.code),
+                )
+                dispatcher.utter_message(response="utter_booking_other_service", buttons=buttons)
+                return []
         if offer.get("not_bookable"):
             name = await service_name(offer["not_bookable"])
             dispatcher.utter_message(response="utter_booking_not_bookable", service_name=name, buttons=buttons)
@@ -160,7 +173,8 @@ class ActionAskBookingTime(Action):
         op = tracker.get_slot(OP)
         view = await booking_of(tracker) if op == RESCHEDULE else None
         service_id = view.service_id if view else tracker.get_slot(SERVICE)
-        if not service_id:
+        if not service_id:  # the booking to move is gone (cancelled meanwhile)
+            dispatcher.utter_message(response="utter_booking_not_found", code=tracker.get_slot(CODE) or "")
             return []
         name = view.service_name if view else await service_name(service_id)
         code = view.code if view else None

@@ -24,11 +24,13 @@ from actions.booking_common import (
     CODE,
     CONFIRM,
     CONTACT_SLOTS,
+    ENTITY_CODE,
     FORM,
     FORM_SLOTS,
     NAME,
     OFFER,
     OP,
+    OP_BY_INTENT,
     PHONE,
     REQUESTED,
     RESCHEDULE,
@@ -49,7 +51,7 @@ from actions.booking_parse import (
 )
 from actions.kb import knowledge_base
 from knowledge_base.booking_errors import BookingError, InvalidContact, ServiceNotBookable
-from knowledge_base.booking_support import bookable_services
+from knowledge_base.booking_support import bookable_services, one_at_a_time_services
 from knowledge_base.booking_types import BookingView
 from knowledge_base.privacy import Contact
 
@@ -159,6 +161,8 @@ class Step:
 
     async def answer(self, requested: str) -> bool:
         """Take the message as the answer to `requested`; False when it is not for the form at all."""
+        if await self.switch():
+            return True
         if requested in CONTACT_SLOTS:
             return await self.answer_contact(requested)
         if requested == CONFIRM:
@@ -207,8 +211,14 @@ class Step:
     async def take_service(self, service: str) -> None:
         bookable = await asyncio.to_thread(bookable_services, self.backend.sessions)
         offer = self.offer()
+        offer.pop("already", None)
         if service not in bookable:
             offer.update(kind="not_bookable", not_bookable=service)
+            self.set(OFFER, offer)
+            return
+        held = await self.held(service)
+        if held is not None:  # one open 心理咨询 per student: say so now, not after the contact questions
+            offer.update(kind="already", already=held.code, not_bookable=None)
             self.set(OFFER, offer)
             return
         self.set(SERVICE, service)
@@ -219,6 +229,28 @@ class Step:
         self.set(OFFER, offer or None)
         if pending:
             await self.take_time(datetime.fromisoformat(pending["start"]), pending["grain"])
+
+    async def held(self, service: str) -> BookingView | None:
+        """The student's open booking of a one-at-a-time service, if any."""
+        single = await asyncio.to_thread(one_at_a_time_services, self.backend.sessions)
+        if service not in single:
+            return None
+        return next((v for v in await self.views() if v.service_id == service), None)
+
+    async def switch(self) -> bool:
+        """A button of another operation tapped while the form waits (改时间/取消 of a booking, a
+        service to book): start that one instead, as action_appointment_start would."""
+        op = OP_BY_INTENT.get(self.said.intent or "")
+        if not self.said.is_payload or op is None or op == self.op:
+            return False
+        if op != BOOK and not self.said.entity(ENTITY_CODE):
+            return False
+        for slot in FORM_SLOTS:
+            if slot != OP:
+                self.set(slot, None)
+        self.set(OP, op)
+        await self.prefill()
+        return True
 
     async def service_of_booking(self) -> tuple[str | None, BookingView | None]:
         if self.op == BOOK:

@@ -79,3 +79,13 @@ def bookable_services(sessions: sessionmaker) -> dict[str, str]:
             .order_by(Service.id)
         ).all()
     return {sid: name for sid, name in rows}
+
+
+def one_at_a_time_services(sessions: sessionmaker) -> set[str]:
+    """Services a student may hold only one open booking of (心理咨询), so the bot can say so at once."""
+    with sessions() as session:
+        return set(
+            session.scalars(
+                select(ServiceScheduleRow.service_id).where(ServiceScheduleRow.one_open_per_student.is_(True))
+            )
+        )

@@ -313,12 +313,29 @@ async def test_a_time_given_at_the_confirmation_changes_the_summary() -> None:
     assert (hint["response"], again["response"]) == ("utter_booking_confirm_hint", "utter_booking_confirm_book")
 
 
-async def test_one_open_counseling_booking_per_student_names_the_existing_code(sessions: sessionmaker) -> None:
+async def test_one_open_counseling_booking_per_student_is_said_at_once(sessions: sessionmaker) -> None:
     chat = Chat()
     [done] = await book_counseling(chat)
-    [already] = await book_counseling(chat, "下周五下午三点")
+    already, others = await chat.say("再约一次心理咨询", "book_appointment", COUNSELING)
     assert already["response"] == "utter_booking_already_booked" and already["code"] == done["code"]
     assert titles(already) == [f"改时间 {done['code']}", f"取消 {done['code']}"]
+    assert others["response"] == "utter_booking_other_service" and "职业规划咨询" in titles(others)
+    [ask_time] = await chat.tap(already["buttons"][0])  # 改时间 inside the booking form: moves that one
+    assert ask_time["response"] == "utter_booking_ask_new_time" and ask_time["code"] == done["code"]
+    assert len(bookings(sessions)) == 1
+
+
+async def test_the_same_student_number_from_another_conversation_is_refused_at_booking(
+    sessions: sessionmaker,
+) -> None:
+    [done] = await book_counseling(Chat())
+    bob = Chat("web:bob")  # the same student on another channel gives the same student number
+    await bob.say("预约心理咨询", "book_appointment", COUNSELING)
+    await bob.say("下周五下午三点", "choose_time")
+    await bob.say("王小明 2023010123 13812345678", "inform_contact")
+    [already] = await bob.say("/affirm", "affirm")
+    assert already["response"] == "utter_booking_already_booked" and already["code"] == done["code"]
+    assert titles(already) == ["我的预约"]  # not bob's booking: nothing to change from here
     assert len(bookings(sessions)) == 1
 
 
