@@ -288,10 +288,35 @@ def test_the_socket_pushes_new_urgent_tickets_and_their_messages(app: Any) -> No
             while ws.receive_json() != {"type": "typing", "on": False}:
                 pass
         kinds: dict[str, dict[str, Any]] = {}
-        while "alert" not in kinds:
+        while "alert" not in kinds or "message" not in kinds:
             frame = staff_ws.receive_json()
             kinds.setdefault(frame["type"], frame)
-        assert kinds["alert"]["ticket"]["priority"] == "urgent"
+        alert, message = kinds["alert"], kinds["message"]
+        assert alert["ticket"]["priority"] == "urgent" and alert["ticket"]["department_id"] == "mental_health"
+        assert message["ticket_id"] == alert["ticket"]["id"] and "12356" in message["message"]["text"]
+
+
+def test_the_socket_never_carries_another_departments_chat(app: Any, tickets: dict[str, int]) -> None:
+    wang, li = Staff(app, "wang"), Staff(app, "li")
+    origin = {"Origin": f"http://{HOST}"}
+    with (
+        wang.client.websocket_connect("/ws/staff", headers=origin) as wang_ws,
+        li.client.websocket_connect("/ws/staff", headers=origin) as li_ws,
+    ):
+        assert wang_ws.receive_json()["type"] == "hello" and li_ws.receive_json()["type"] == "hello"
+        assert wang.post(f"/api/staff/tickets/{tickets['psy']}/claim").status_code == 200
+        assert (
+            wang.post(f"/api/staff/tickets/{tickets['psy']}/reply", {"text": "只给心理中心看的对话"}).status_code == 200
+        )
+        texts = []
+        while "只给心理中心看的对话" not in texts:  # the claim notice, then the reply
+            frame = wang_ws.receive_json()
+            if frame["type"] == "message":
+                assert frame["ticket_id"] == tickets["psy"]
+                texts.append(frame["message"]["text"])
+        assert "已接入" in texts[0]
+        li_ws.send_json({"type": "ping"})
+        assert li_ws.receive_json() == {"type": "pong"}  # nothing of the mental-health ticket came first
 
 
 def test_the_hub_sends_each_person_only_what_they_may_see() -> None:
