@@ -52,6 +52,7 @@ _STOP = re.compile(
     r"算了|不约了|不预约了|不想约|不用约|不用了|不要了|不弄了|先不约|先不了|不办了|退出|放弃|不改了|取消预约|^取消$"
 )
 _STOP_CANCELLING = re.compile(r"算了|不取消|不用取消|不要取消|先不|保留|不用了|退出|放弃")
+_YES = re.compile(r"^(?:确认|确定|好的?|可以|是的?|对的?|没问题|行|ok|yes)", re.IGNORECASE)
 _EARLIEST = re.compile(r"最早|尽快|越快越好|最近的|随便|都行|都可以|什么时候都")
 _ORDINAL = re.compile(
     r"^(?:第\s*)?([1-9一二三四五六七八九])\s*(?:个|项)?\s*(?:吧|。)*$"  # "2", "第二个吧"
@@ -129,6 +130,8 @@ class Said:
         """The answer to "确认吗？": True, False or None (not an answer)."""
         if self.intent == INTENT_AFFIRM and (self.confidence >= SURE or self.is_payload):
             return True
+        if _YES.match(self.text) and not _STOP.search(self.text) and "不" not in self.text:
+            return True  # "确认预约" typed instead of tapped
         if op == CANCEL:
             if _STOP_CANCELLING.search(self.text) or self.sure({INTENT_DENY}):
                 return False
