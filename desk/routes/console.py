@@ -134,6 +134,20 @@ def origin_allowed(origin: str | None, host: str | None, public_url: str = "") -
     return netloc in allowed
 
 
+async def socket_user(websocket: WebSocket) -> accounts.CurrentUser | None:
+    """The active account behind the socket's session cookie (still within its age), else None."""
+    data = read_session(websocket)  # type: ignore[arg-type]  (reads cookies and app state only)
+    if data is None:
+        return None
+    sessions = websocket.app.state.sessions
+
+    def load() -> accounts.CurrentUser | None:
+        with sessions() as session:
+            return accounts.load_user(session, int(data["uid"]))
+
+    return await to_thread.run_sync(load)
+
+
 @router.websocket("/ws/staff")
 async def staff_socket(websocket: WebSocket) -> None:
     """One console's live feed. Client frames: {"type": "ping"} -> {"type": "pong"}; nothing else."""
@@ -141,15 +155,7 @@ async def staff_socket(websocket: WebSocket) -> None:
     if not origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host"), state.settings.public_url):
         await websocket.close(code=4403, reason="origin")
         return
-    data = read_session(websocket)  # type: ignore[arg-type]  (reads cookies and app state only)
-    user = None
-    if data is not None:
-
-        def load() -> accounts.CurrentUser | None:
-            with state.sessions() as session:
-                return accounts.load_user(session, int(data["uid"]))
-
-        user = await to_thread.run_sync(load)
+    user = await socket_user(websocket)
     if user is None:
         await websocket.close(code=4401, reason="no session")
         return
@@ -169,6 +175,13 @@ async def staff_socket(websocket: WebSocket) -> None:
             except ValueError:
                 continue
             if isinstance(frame, dict) and frame.get("type") == "ping":
+                # Every ping re-checks the session: an expired session or a disabled account ends the
+                # feed, and changed departments apply at once.
+                user = await socket_user(websocket)
+                if user is None:
+                    await websocket.close(code=4401, reason="session ended")
+                    break
+                hub.join(user, send)
                 await send({"type": "pong"})
     except WebSocketDisconnect:
         pass

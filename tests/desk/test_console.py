@@ -254,7 +254,7 @@ def test_canned_replies_are_edited_by_admins_only(app: Any) -> None:
     assert admin.post("/api/staff/canned", {"title": "", "text": "x"}).json()["detail"] == "请填写快捷回复标题"
 
 
-def test_the_socket_needs_a_session_and_the_desks_own_origin(app: Any) -> None:
+def test_the_socket_needs_a_session_and_the_desks_own_origin(app: Any, sessions) -> None:  # type: ignore[no-untyped-def]
     anonymous = TestClient(app)
     with (
         pytest.raises(WebSocketDisconnect) as closed,
@@ -275,6 +275,12 @@ def test_the_socket_needs_a_session_and_the_desks_own_origin(app: Any) -> None:
         assert ws.receive_json() == {"type": "hello", "user": "王老师"}
         ws.send_json({"type": "ping"})
         assert ws.receive_json() == {"type": "pong"}
+        with sessions() as session, session.begin():  # an admin disables the account: the feed ends
+            session.query(accounts.StaffUser).filter_by(username="wang").update({"active": False})
+        ws.send_json({"type": "ping"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4401
 
 
 def test_the_socket_pushes_new_urgent_tickets_and_their_messages(app: Any) -> None:
