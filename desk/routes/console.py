@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,6 @@ from desk.routes.staff import undelivered
 from desk.security import AdminDep, StaffDep, current_staff, read_session
 from knowledge_base.models import Department, Service
 
-logger = logging.getLogger(__name__)
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 
@@ -64,10 +62,6 @@ class StaffHub:
 
     def leave(self, send: Send) -> None:
         self._clients.pop(send, None)
-
-    @property
-    def online(self) -> int:
-        return len(self._clients)
 
     async def _send(self, send: Send, frame: dict[str, Any]) -> None:
         try:
