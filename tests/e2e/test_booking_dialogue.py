@@ -10,9 +10,11 @@ import re
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from desk.models import HandoffRequest
 from knowledge_base.booking_models import Booking, StudentContact
 from knowledge_base.timeexpr import TZ
 from tests.e2e.conftest import ChatClient
@@ -115,3 +117,28 @@ async def test_never_mind_in_the_middle_of_booking_leaves_politely(chat: ChatCli
     assert texts(await chat.ask("算了 不约了")) == ["好的，这次先不预约了。需要的时候随时说“预约”。"]
     assert len(rows(stack)) == before
     assert "你好" in "".join(texts(await chat.ask("你好")))  # the form is over: the bot answers as usual
+
+
+async def test_a_campus_question_in_the_middle_is_answered_then_the_form_asks_again(
+    chat: ChatClient, stack: Stack
+) -> None:
+    first = await chat.ask("我想预约开在读证明")
+    assert texts(first)[-1].startswith("想约在读证明与成绩单开具的什么时间？")
+    answer, again = await chat.ask("校园卡丢了怎么办")
+    assert "挂失" in answer["text"]
+    assert again["text"] == texts(first)[-1]  # the same question again, same buttons
+    [ask_name] = await chat.ask("下周一上午九点")
+    assert ask_name["text"].endswith("请问你的姓名是？")
+    handoff = await chat.ask("转人工")  # a person: the form ends with the handoff
+    assert any("老师" in t for t in texts(handoff)) and not any("姓名" in t for t in texts(handoff))
+    with stack.sessions()() as session:
+        request = session.scalars(
+            select(HandoffRequest).where(HandoffRequest.conversation_id == chat.conversation_id)
+        ).one()
+    assert request.reason == "request"
+    tracker = httpx.get(
+        f"{stack.settings.rasa_url}/conversations/{chat.conversation_id}/tracker",
+        params={"token": stack.settings.rasa_token},
+        timeout=30,
+    ).json()
+    assert not (tracker.get("active_loop") or {}).get("name")  # the form is over
