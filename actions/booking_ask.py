@@ -50,6 +50,14 @@ MAX_BUTTONS = 8
 UNAVAILABLE = ("past", "beyond_horizon", "holiday", "closed", "no_slot_at_time", "full", "staff_unavailable", "same")
 
 
+def spread(slots: list[Slot], limit: int) -> list[Slot]:
+    """At most `limit` slots spread over the list (a whole day of 10-minute slots: morning to evening)."""
+    if len(slots) <= limit:
+        return slots
+    step = (len(slots) - 1) / (limit - 1)
+    return [slots[round(i * step)] for i in range(limit)]
+
+
 def requested_label(start: datetime, grain: str) -> str:
     """How the student's own time is repeated back: 12月12日（周六）, 12月9日（周三）下午, 12月9日（周三）14:00."""
     if grain == "day":
@@ -188,8 +196,9 @@ class ActionAskBookingTime(Action):
         if not slots and kind in (None, "earliest", "not_understood", "pick"):
             nearest = backend().bookings.nearest_free_slots
             slots = await asyncio.to_thread(nearest, service_id, clock, now=clock, limit=4)
+        slots = spread(slots, MAX_BUTTONS)  # what is shown is what "第二个" picks from
         events = [SlotSet(OFFER, {**offer, "options": [s.start.isoformat() for s in slots]})]
-        buttons = slot_buttons(slots[:MAX_BUTTONS], code=code)
+        buttons = slot_buttons(slots, code=code)
         if kind == "pick" and slots:
             label = requested_label(datetime.fromisoformat(offer["requested"]), offer.get("grain", "day"))
             dispatcher.utter_message(response="utter_booking_pick_time", label=label, buttons=buttons)

@@ -248,6 +248,17 @@ async def test_an_impossible_time_says_why_and_offers_the_nearest_free_slots(
     assert chat.slots["requested_slot"] == "booking_time"
 
 
+async def test_a_day_with_many_slots_shows_some_from_morning_to_evening_and_an_ordinal_picks_one() -> None:
+    chat = Chat()
+    await chat.say("预约开在读证明", "book_appointment", [{"entity": "service", "value": "certificate_issuing"}])
+    [pick] = await chat.say("下周三", "choose_time")  # 10-minute slots all day: 8 buttons spread over it
+    assert pick["label"] == "12月9日（周三）" and len(pick["buttons"]) == 8
+    assert titles(pick)[0] == "12月9日（周三）08:30" and titles(pick)[-1] == "12月9日（周三）17:20"
+    [ask_name] = await chat.say("第二个", "choose_time")
+    assert ask_name["response"] == "utter_ask_contact_name"
+    assert chat.slots["booking_time"] == pick["buttons"][1]["payload"].split('"time": "')[1].split('"')[0]
+
+
 async def test_a_full_slot_offers_alternatives_that_can_be_tapped() -> None:
     other = Contact("赵六", "2020000001", "13900000001")
     backend().bookings.book("counseling", at(7, 8, 30), student_key="web:other", contact=other, now=at(1, 10))
