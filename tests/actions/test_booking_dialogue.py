@@ -248,6 +248,15 @@ async def test_an_impossible_time_says_why_and_offers_the_nearest_free_slots(
     assert chat.slots["requested_slot"] == "booking_time"
 
 
+async def test_a_public_holiday_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPDESK_NOW", "2026-09-28T10:00:00+08:00")
+    chat = Chat()
+    await chat.say("预约心理咨询", "book_appointment", COUNSELING)
+    why, nearest = await chat.say("10月2号上午十点", "choose_time")
+    assert why["response"] == "utter_booking_time_holiday" and why["holiday"] == "国庆节"
+    assert why["requested"] == "10月2日（周五）10:00" and nearest["buttons"]
+
+
 async def test_a_day_with_many_slots_shows_some_from_morning_to_evening_and_an_ordinal_picks_one() -> None:
     chat = Chat()
     await chat.say("预约开在读证明", "book_appointment", [{"entity": "service", "value": "certificate_issuing"}])
