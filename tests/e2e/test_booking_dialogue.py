@@ -117,6 +117,9 @@ async def test_never_mind_in_the_middle_of_booking_leaves_politely(chat: ChatCli
     assert texts(await chat.ask("算了 不约了")) == ["好的，这次先不预约了。需要的时候随时说“预约”。"]
     assert len(rows(stack)) == before
     assert "你好" in "".join(texts(await chat.ask("你好")))  # the form is over: the bot answers as usual
+    [none] = await chat.ask("取消预约")  # nothing to cancel: said once, no form is started
+    assert none["text"].startswith("你目前没有待办的预约。")
+    assert "你好" in "".join(texts(await chat.ask("你好")))
 
 
 async def test_a_campus_question_in_the_middle_is_answered_then_the_form_asks_again(
