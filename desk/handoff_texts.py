@@ -76,6 +76,19 @@ def message_text(reply_at: str | None, hours: str, again: bool = False) -> str:
     )
 
 
+def office_closed_text(reply_at: str | None) -> str:
+    when = f"老师预计{reply_at}后回复" if reply_at else "老师上班后会尽快回复"
+    return (
+        f"人工服务时间已结束，老师暂时不在线。你的留言老师都能看到，{when}，回复会发到这里。"
+        "现在你可以继续问我，也可以预约到现场办理。"
+    )
+
+
+def transferred_after_hours_text(department: str, reply_at: str | None) -> str:
+    when = f"预计{reply_at}后回复" if reply_at else "上班后会尽快回复"
+    return f"你的问题已转给{department}的老师。现在是非工作时间，老师{when}，回复会发到这里。"
+
+
 def booking_button(service: str | None) -> dict[str, str]:
     payload = "/book_appointment"
     if service:

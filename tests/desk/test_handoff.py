@@ -312,3 +312,30 @@ def test_seeded_canned_replies_per_department(sessions: sessionmaker, seed_kb, s
     with sessions() as session:
         titles = [c["title"] for c in canned_replies.for_user(session, staff["wang"], None)]
     assert "倾听与共情" in titles and "接入问候" in titles and "挂失补办" not in titles
+
+
+async def test_at_closing_time_students_still_waiting_get_their_message_kept(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    await desk.say("转人工")
+    await desk.say("我不想活了", conv="web:urgent")
+    desk.clock.at = MONDAY_10AM.replace(hour=11, minute=20)
+    assert await desk.handoffs.sweep() == 0 and desk.ticket().status == "queued"  # still open
+    desk.clock.at = MONDAY_10AM.replace(hour=11, minute=31)  # the morning session is over
+    await desk.handoffs.sweep()
+    ticket = desk.ticket()
+    assert (ticket.status, desk.conversation().state) == ("message", "bot")
+    notice = desk.messages()[-1]
+    assert "人工服务时间已结束" in notice.text and "老师预计今天 14:00后回复" in notice.text
+    assert desk.ticket("web:urgent").status == "queued"  # urgent tickets wait for the 24-hour duty
+    assert [t["conversation_id"] for t in desk.handoffs.queue(staff["wang"])] == ["web:urgent", "web:s1"]
+    assert texts_of(await desk.say("图书馆几点开门"))[-1] == "机器人回答：图书馆几点开门"  # the bot helps meanwhile
+
+
+async def test_a_transfer_outside_office_hours_says_when_the_other_office_replies(sessions, staff) -> None:  # type: ignore[no-untyped-def]
+    desk = Desk(sessions, Clock(FRIDAY_6PM))
+    await desk.say("转人工")
+    ticket_id = desk.ticket().id
+    moved = await desk.handoffs.transfer(staff["wang"], ticket_id, "campus_card", "")
+    assert moved["status"] == "message" and desk.conversation().state == "bot"
+    assert desk.messages()[-1].text == (
+        "你的问题已转给校园卡服务中心的老师。现在是非工作时间，老师预计周一 8:30后回复，回复会发到这里。"
+    )
