@@ -118,5 +118,6 @@ def downgrade() -> None:
         batch_op.drop_constraint("uq_handoff_requests_open_key", type_="unique")
         for name, _type in reversed(TICKET_COLUMNS):
             batch_op.drop_column(name)
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): recreating `conversations` would break the messages' foreign keys
+    with op.batch_alter_table("conversations", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("awaiting")
