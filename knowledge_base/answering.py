@@ -37,10 +37,12 @@ class Thresholds:
     answer: float = 0.73
     suggest: float = 0.29
     margin: float = 0.0
+    # suggesting to a message the classifier calls out of scope takes more (今天天气怎么样: no buttons)
+    suggest_out_of_scope: float = 0.42
 
     @classmethod
     def dense(cls) -> Thresholds:
-        return cls(answer=0.6, suggest=0.5, margin=0.06)
+        return cls(answer=0.51, suggest=0.43, margin=0.0, suggest_out_of_scope=0.48)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ help desk must not answer: the out-of-scope training examples in bot/data/nlu/ou
 dev-set line is used. The answer threshold and the margin over the runner-up maximise
 (right answers - `wrong_cost` x wrong answers) on the positives while answering at most
 `max_false_answer` of the negatives; the suggest threshold lets at most `max_suggest_negatives` of
-the negatives through (below it the bot says it does not know).
+the negatives through (below it the bot says it does not know), and `suggest_out_of_scope` at most
+`max_suggest_out_of_scope` of them for messages the classifier calls out of scope.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class CalibrationResult:
     answer: float
     suggest: float
     margin: float
+    suggest_out_of_scope: float
     answer_precision: float
     answer_rate: float
     top1: float
@@ -56,6 +58,7 @@ def calibrate(
     wrong_cost: float = 2.0,
     max_false_answer: float = 0.02,
     max_suggest_negatives: float = 0.2,
+    max_suggest_out_of_scope: float = 0.05,
 ) -> CalibrationResult:
     """Choose thresholds for the retriever that `build(docs, synonyms)` makes."""
     synonyms = {v: c for c, vs in kb.synonyms.items() for v in vs}
@@ -100,11 +103,18 @@ def calibrate(
         if sum(s >= t for s in neg_top) / max(len(neg_top), 1) <= max_suggest_negatives:
             suggest_t = min(t, answer_t)
             break
+    # when the classifier itself says "out of scope", buttons need more: at most 5% of the negatives
+    suggest_oos = answer_t
+    for t in (round(x / 100, 2) for x in range(int(suggest_t * 100), 100)):
+        if sum(s >= t for s in neg_top) / max(len(neg_top), 1) <= max_suggest_out_of_scope:
+            suggest_oos = min(t, answer_t)
+            break
     answered_pos = [(mt, gold) for mt, gold in positives if answered(mt, answer_t, margin)]
     return CalibrationResult(
         answer=answer_t,
         suggest=suggest_t,
         margin=margin,
+        suggest_out_of_scope=suggest_oos,
         answer_precision=round(sum(m[0].faq_id == g for m, g in answered_pos) / max(len(answered_pos), 1), 4),
         answer_rate=round(len(answered_pos) / max(len(positives), 1), 4),
         top1=round(sum(bool(m) and m[0].faq_id == g for m, g in positives) / max(len(positives), 1), 4),

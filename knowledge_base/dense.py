@@ -48,15 +48,20 @@ class EmbeddingCache:
         self._memory: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def vectors(self, texts: list[str]) -> Any:
-        """A (len(texts), dim) float32 matrix, embedding only what is not cached."""
+    def vectors(self, texts: list[str], kind: str = "query") -> Any:
+        """A (len(texts), dim) float32 matrix, embedding only what is not cached.
+
+        `kind` is e5's role: "query" for what students type and the questions students would type
+        (symmetric question-to-question matching), "passage" for answer texts.
+        """
         import numpy as np
 
         enc = encoder()
         assert enc is not None
-        out = []
-        for text in texts:
-            key = _key(text)
+        out: list[Any] = [None] * len(texts)
+        missing: list[tuple[int, str, Path]] = []
+        for n, text in enumerate(texts):
+            key = _key(text) if kind == "query" else _key(f"{kind}\x00{text}")
             vec = self._memory.get(key)
             if vec is None:
                 path = self.folder / f"{key}.npy"
@@ -66,35 +71,56 @@ class EmbeddingCache:
                     except (OSError, ValueError):
                         vec = None
                 if vec is None:
-                    vec = np.asarray(enc.query(text), dtype=np.float32)
-                    with self._lock:
-                        self.folder.mkdir(parents=True, exist_ok=True)
-                        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                        with open(tmp, "wb") as fh:
-                            np.save(fh, vec)
-                        os.replace(tmp, path)
+                    missing.append((n, key, path))
+                    continue
                 self._memory[key] = vec
-            out.append(vec)
+            out[n] = vec
+        if missing:
+            fresh = [texts[n] for n, _, _ in missing]
+            if kind == "query":
+                made = [np.asarray(enc.query(t), dtype=np.float32) for t in fresh]
+            else:
+                made = list(np.asarray(enc.passage(fresh), dtype=np.float32).reshape(len(fresh), -1))
+            with self._lock:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                for (n, key, path), vec in zip(missing, made, strict=True):
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, vec)
+                    os.replace(tmp, path)
+                    self._memory[key] = vec
+                    out[n] = vec
         return np.stack(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 
 class DenseIndex:
-    """Embeddings of every question and paraphrase, and the entry each belongs to."""
+    """Embeddings of every question and paraphrase (as queries), and of each entry's answer and
+    question + answer (as e5 passages), with the entry each belongs to."""
 
-    def __init__(self, texts: list[str], owners: list[int], cache: EmbeddingCache) -> None:
+    def __init__(
+        self, texts: list[str], owners: list[int], cache: EmbeddingCache, answers: list[str] | None = None
+    ) -> None:
         import numpy as np
 
         self.texts = texts
         self.owners = np.asarray(owners)
         self.matrix = cache.vectors(texts)
+        answers = answers or []
+        self.answers = cache.vectors(answers, kind="passage") if answers else None
+        self.size = len(answers) // 2 if answers else (int(self.owners.max()) + 1 if len(owners) else 0)
 
-    def best_per_owner(self, query: str) -> dict[int, tuple[float, str]]:
-        """Entry index -> (best cosine, the matching question) for every entry."""
+    def query_vector(self, query: str) -> Any:
         import numpy as np
 
         enc = encoder()
         assert enc is not None
-        q = np.asarray(enc.query(query), dtype=np.float32)
+        return np.asarray(enc.query(query), dtype=np.float32)
+
+    def best_per_owner(self, query: str, vector: Any = None) -> dict[int, tuple[float, str]]:
+        """Entry index -> (best cosine, the matching question) for every entry."""
+        import numpy as np
+
+        q = self.query_vector(query) if vector is None else vector
         scores = self.matrix @ q
         best: dict[int, tuple[float, str]] = {}
         for i in np.argsort(-scores):
@@ -102,6 +128,12 @@ class DenseIndex:
             if owner not in best:
                 best[owner] = (float(scores[i]), self.texts[i])
         return best
+
+    def passage_scores(self, vector: Any) -> Any:
+        """Cosine of the query with each entry's passages: shape (entries, passages per entry), or None."""
+        if self.answers is None:
+            return None
+        return (self.answers @ vector).reshape(self.size, -1)
 
 
 _shared_cache: EmbeddingCache | None = None
@@ -116,14 +148,18 @@ def shared_cache() -> EmbeddingCache:
 
 
 def build_index(docs: list[Any]) -> DenseIndex | None:
-    """A DenseIndex over FaqDocs' questions and paraphrases, or None without an encoder."""
+    """A DenseIndex over FaqDocs (questions and paraphrases; answers and question + answer as
+    passages), or None without an encoder."""
     if encoder() is None or not docs:
         return None
     texts: list[str] = []
     owners: list[int] = []
+    passages: list[str] = []
     for n, doc in enumerate(docs):
         for t in (doc.question, *doc.similar):
             if t.strip():
                 texts.append(t)
                 owners.append(n)
-    return DenseIndex(texts, owners, shared_cache())
+        answer = doc.answer.strip() or doc.question
+        passages.extend((answer, f"{doc.question} {answer}"))
+    return DenseIndex(texts, owners, shared_cache(), passages)

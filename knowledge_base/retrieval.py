@@ -171,19 +171,28 @@ class FaqRetriever:
 
 
 class HybridRetriever:
-    """Lexical scores fused with dense sentence-embedding similarity (when an encoder is available).
+    """Lexical scores fused with dense sentence-embedding similarities (when an encoder is available).
 
-    fused = LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * rescaled dense cosine, where the dense
-    cosine of multilingual-e5 (compressed into about 0.75-1.0) is stretched to [0, 1].
+    Per entry: fused = 0.1 x lexical + 0.3 x best question/paraphrase cosine + 0.3 x answer cosine
+    + 0.3 x question-and-answer cosine, each dense cosine (multilingual-e5 compresses them into about
+    0.75-1.0) stretched to [0, 1]. The question-to-question part matches how students ask; the
+    answer passages (e5's query -> passage use) catch questions about a detail only the answer names
+    (国奖 "是一万吗"). Weights from cross-validation on the knowledge base (docs/benchmarks.md).
     """
 
-    LEXICAL_SHARE = 0.15
+    LEXICAL_SHARE = 0.1
+    QUESTION_SHARE = 0.3
+    ANSWER_SHARE = 0.3
+    QA_SHARE = 0.3
     DENSE_FLOOR = 0.75
 
     def __init__(self, lexical: FaqRetriever, dense: Any | None) -> None:
         self.lexical = lexical
         self.docs = lexical.docs
         self.dense = dense  # knowledge_base.dense.DenseIndex or None
+
+    def _stretch(self, cosine: float) -> float:
+        return min(max((cosine - self.DENSE_FLOOR) / (1 - self.DENSE_FLOOR), 0.0), 1.0)
 
     def search(self, text: str, k: int = 3) -> list[FaqMatch]:
         if self.dense is None:
@@ -192,12 +201,17 @@ class HybridRetriever:
             return []
         lexical = self.lexical.score_all(text)
         # the admins' synonyms help the dense model too: 饭卡 is embedded as 校园卡
-        dense_best = self.dense.best_per_owner(self.lexical.synonyms.apply(text))  # owner -> (cosine, doc text)
+        vector = self.dense.query_vector(self.lexical.synonyms.apply(text))
+        dense_best = self.dense.best_per_owner("", vector)  # owner -> (cosine, doc text)
+        passages = self.dense.passage_scores(vector)
+        question_share = self.QUESTION_SHARE if passages is not None else 1 - self.LEXICAL_SHARE
         fused: list[tuple[float, int, str]] = []
         for owner, (cosine, matched) in dense_best.items():
             lex_score = lexical.get(owner, (0.0, -1))[0]
-            stretched = min(max((cosine - self.DENSE_FLOOR) / (1 - self.DENSE_FLOOR), 0.0), 1.0)
-            score = self.LEXICAL_SHARE * min(lex_score, 1.0) + (1 - self.LEXICAL_SHARE) * stretched
+            score = self.LEXICAL_SHARE * min(lex_score, 1.0) + question_share * self._stretch(cosine)
+            if passages is not None:
+                answer, both = passages[owner]
+                score += self.ANSWER_SHARE * self._stretch(float(answer)) + self.QA_SHARE * self._stretch(float(both))
             fused.append((score, owner, matched))
         fused.sort(reverse=True)
         return [
