@@ -292,8 +292,13 @@ class Gateway:
         payload = msg.payload or ""
         if safety.is_crisis(text):  # every state: a person must hear about it now
             logger.warning("crisis pre-filter matched in conversation %s", log_id(cid))
-            notices = await self._open_ticket(cid, dict(CRISIS_PACKET, summary=[text[:200]]))
-            return [{"text": safety.hotline_text(self._crisis_line), "role": "bot"}, *notices]
+            hotline = {"text": safety.hotline_text(self._crisis_line), "role": "bot"}
+            try:
+                notices = await self._open_ticket(cid, dict(CRISIS_PACKET, summary=[text[:200]]))
+            except Exception:  # the hotlines go out whatever happened to the ticket
+                logger.exception("urgent ticket not opened for conversation %s", log_id(cid))
+                notices = []
+            return [hotline, *notices]
         handoffs = self.handoffs
         if handoffs is None:
             return await self._ask_rasa(msg, text)
@@ -303,17 +308,19 @@ class Gateway:
         ticket_id = int(ticket_ref) if ticket_ref.isdigit() else None
         if kind == "rating" and score is None:
             score = typed_score(text)
+        survey = ticket_id if kind in ("rating", "comment") else None  # a rating may still be changed
         if score is not None and (kind == "rating" or payload.startswith("/rate")):
-            rated = await to_thread.run_sync(handoffs.rate, cid, score, ticket_id if kind == "rating" else None)
+            rated = await to_thread.run_sync(handoffs.rate, cid, score, survey)
             if rated is None:
                 return [{"role": "bot", "text": texts.RATING_EXPIRED}]
             return [{"role": "bot", "text": texts.ASK_COMMENT,
                      "buttons": [{"title": "跳过", "payload": texts.SKIP_PAYLOAD}]}]  # fmt: skip
-        if kind == "comment" and ticket_id is not None:
+        moving_on = (payload.startswith("/") and payload != texts.SKIP_PAYLOAD) or bool(HUMAN_REQUEST.search(text))
+        if kind == "comment" and ticket_id is not None and not moving_on:
             skipped = payload == texts.SKIP_PAYLOAD or _plain(text) in SKIP_WORDS
             await to_thread.run_sync(handoffs.comment, cid, ticket_id, None if skipped else text)
             return [{"role": "bot", "text": texts.THANKS_SKIP if skipped else texts.THANKS_COMMENT}]
-        if kind == "rating":  # something else than a score: the survey ends, the bot answers
+        if kind in ("rating", "comment"):  # not a score, or another button: the survey ends, the bot answers
             await to_thread.run_sync(handoffs.clear_awaiting, cid)
         if payload.startswith("/rate") or payload == texts.SKIP_PAYLOAD:  # an old survey button
             return [{"role": "bot", "text": texts.RATING_EXPIRED}]

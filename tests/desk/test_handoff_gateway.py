@@ -199,3 +199,28 @@ async def test_staff_replies_and_notices_reach_telegram_with_the_teachers_name(
     ]
     assert sent[3]["text"] == "王老师（心理中心）：同学你好"
     assert "不用了" in str(sent[1].get("reply_markup")) and "非常满意" in str(sent[4].get("reply_markup"))
+
+
+async def test_during_the_comment_step_a_new_request_or_a_changed_score_is_understood(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    await desk.say("转人工")
+    first = desk.ticket().id
+    desk.handoffs.claim(staff["wang"], first)
+    await desk.handoffs.reply(staff["wang"], first, "你好")
+    await desk.handoffs.close(staff["wang"], first, "已解答")
+    await desk.say("3 一般", payload='/rate{"score": 3}')
+    await desk.say("4 满意", payload='/rate{"score": 4}')  # changed their mind while the survey is open
+    assert desk.ticket().rating == 4 and desk.conversation().awaiting == f"comment:{first}"
+    replies = await desk.say("转人工")  # not a comment: a new request for a person
+    assert texts(replies)[0] == "好的，正在为你转接老师。"
+    tickets = {t.id: t for t in desk.tickets()}
+    assert tickets[first].rating_comment is None and len(tickets) == 2
+    assert desk.conversation().awaiting is None and desk.conversation().state == "queued"
+
+
+async def test_crisis_gets_the_hotlines_even_when_the_ticket_cannot_be_opened(desk: Desk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database trouble")
+
+    monkeypatch.setattr(desk.handoffs, "open_ticket", broken)
+    [reply] = await desk.say("我不想活了")
+    assert "12356" in reply["text"] and "110" in reply["text"]
