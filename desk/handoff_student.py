@@ -245,7 +245,15 @@ class StudentSide(TicketBase):
         with write_session(self._sessions) as session:
             waiting = (HandoffRequest.status == TICKET_QUEUED, HandoffRequest.priority != "urgent")
             for row in session.scalars(select(HandoffRequest).where(*waiting)).all():
-                row.status = TICKET_MESSAGE
+                moved = session.execute(  # another desk process may be sweeping too
+                    update(HandoffRequest)
+                    .where(HandoffRequest.id == row.id, HandoffRequest.status == TICKET_QUEUED)
+                    .values(status=TICKET_MESSAGE)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if moved != 1:
+                    continue
+                session.refresh(row)
                 self._conversation(session, row.conversation_id).state = STATE_BOT
                 self._event(session, row, "office_closed")
                 text = texts.office_closed_text(self.reply_at(now))

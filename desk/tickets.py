@@ -182,9 +182,6 @@ class TicketBase:
             return session.scalar(select(HandoffRequest.id).where(HandoffRequest.open_key == conversation_id))
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _departments(self, session: Session) -> dict[str, Department]:
-        return {d.id: d for d in session.scalars(select(Department))}
-
     def _staff_label(self, session: Session, user_name: str, department_id: str | None) -> str:
         dep = session.get(Department, department_id) if department_id else None
         if dep is None:
@@ -200,8 +197,7 @@ class TicketBase:
 
     def _public(self, session: Session, row: HandoffRequest, last_text: str | None = None) -> dict[str, Any]:
         """The queue form of a ticket (docs/handoff.md, "Queue dict fields")."""
-        deps = self._departments(session)
-        dep = deps.get(row.department_id or "")
+        dep = session.get(Department, row.department_id) if row.department_id else None  # identity-mapped
         claimer = session.get(StaffUser, row.claimed_by) if row.claimed_by else None
         queued = aware(row.queued_at or row.created_at) or self.now()
         end = aware(row.claimed_at) or aware(row.closed_at) or self.now()
