@@ -266,7 +266,7 @@ class Handoffs(StudentSide):
         return public
 
     async def close(self, user: CurrentUser, ticket_id: int, resolution: str) -> dict[str, Any]:
-        """End the ticket; the bot takes the chat back and asks for a rating when a person talked to them."""
+        """End the ticket; the bot takes the chat back and asks for a rating when a person had taken the chat."""
 
         def finish() -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
             now = self.now()
@@ -276,7 +276,7 @@ class Handoffs(StudentSide):
                     raise IllegalTransition(f"工单{texts.STATUS_LABELS.get(row.status, row.status)}，不能再结束")
                 if row.status == TICKET_CLAIMED and row.claimed_by != user.id and not user.is_admin:
                     raise Conflict(f"这个对话已由{self._claimer_name(session, row)}接入，只有接入的老师能结束")
-                chatted = row.status == TICKET_CLAIMED and row.last_staff_at is not None
+                chatted = row.status == TICKET_CLAIMED  # a person took the chat: ask how it went
                 row.status, row.open_key, row.closed_at, row.closed_by = TICKET_CLOSED, None, now, user.id
                 row.resolution = (resolution or "").strip()[:2000] or None
                 conv = self._conversation(session, row.conversation_id)
