@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select, update
@@ -239,11 +239,16 @@ class StudentSide(TicketBase):
 
     def _close_of_day(self, now: datetime) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
         """When the desk closes, queued (not urgent) tickets become messages and the bot takes the chat back."""
-        if self.hours.is_open(now):
+        closing = None if self.hours.is_open(now) else self.hours.last_closing(now)
+        if closing is None:
             return []
         out = []
         with write_session(self._sessions) as session:
-            waiting = (HandoffRequest.status == TICKET_QUEUED, HandoffRequest.priority != "urgent")
+            waiting = (
+                HandoffRequest.status == TICKET_QUEUED,
+                HandoffRequest.priority != "urgent",
+                HandoffRequest.queued_at < closing.astimezone(timezone.utc),  # queued while the desk was open
+            )
             for row in session.scalars(select(HandoffRequest).where(*waiting)).all():
                 moved = session.execute(  # another desk process may be sweeping too
                     update(HandoffRequest)

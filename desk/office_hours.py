@@ -91,3 +91,14 @@ class OfficeHours:
                 if start > local:
                     return start
         return None
+
+    def last_closing(self, at: datetime) -> datetime | None:
+        """The end of the latest opening range that ended by `at` (Beijing time), or None if none is near."""
+        local = at.astimezone(TZ)
+        for offset in range(MAX_DAYS_AHEAD + 1):
+            day = local.date() - timedelta(days=offset)
+            for r in reversed(self.ranges_on(day)):
+                end = datetime.combine(day, r.end, tzinfo=TZ)
+                if end <= local:
+                    return end
+        return None

@@ -294,6 +294,8 @@ def test_office_hours_parse_and_describe() -> None:
     weekday_only = OfficeHours.parse("mon-fri: 08:30-11:30, 14:00-17:30")
     assert describe_opening(weekday_only.next_opening(FRIDAY_6PM), FRIDAY_6PM) == "周一 8:30"
     assert describe_opening(weekday_only.next_opening(MONDAY_10AM.replace(hour=12)), MONDAY_10AM) == "今天 14:00"
+    assert weekday_only.last_closing(MONDAY_10AM.replace(hour=12)) == MONDAY_10AM.replace(hour=11, minute=30)
+    assert weekday_only.last_closing(MONDAY_10AM) == FRIDAY_6PM.replace(hour=17, minute=30)
     for bad in ["", "mon-fri 08:30-11:30", "someday: 08:30-11:30", "mon: 17:00-08:00"]:
         with pytest.raises(ScheduleSpecError):
             parse_hours(bad)
