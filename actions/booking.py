@@ -45,6 +45,7 @@ from actions.booking_text import (
     service_buttons,
     when_label,
 )
+from actions.faq import decide, render_faq
 from actions.kb import knowledge_base
 from knowledge_base.booking_errors import (
     AlreadyBooked,
@@ -82,6 +83,12 @@ class ActionAppointmentStart(Action):
         said = Said.of(tracker)
         op = OP_BY_INTENT.get(said.intent or "")
         if said.intent == INTENT_CHOOSE_TIME:  # a time button or a bare time outside the form
+            if not said.entity(ENTITY_CODE):
+                # a campus question with a time in it (校医院下午几点上班) gets its answer, not a booking
+                kb = knowledge_base()
+                outcome = await decide(kb, tracker)
+                if outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome):
+                    return [FollowupAction("action_listen")]
             op = RESCHEDULE if said.entity(ENTITY_CODE) else BOOK
         events = [*reset_events(), SlotSet(REQUESTED, None)]
         if op in (RESCHEDULE, CANCEL):

@@ -26,6 +26,7 @@ from actions.booking_common import (
     INTENT_GOODBYE,
 )
 from knowledge_base import timeexpr
+from knowledge_base.answering import booking_topic
 from knowledge_base.booking import CODE_ALPHABET, CODE_LENGTH, normalize_code
 from knowledge_base.privacy import validate_contact
 
@@ -67,9 +68,6 @@ _NAME_PREFIX = re.compile(r"(?:^|(?<=\s))(?:我叫|我是|叫|本人)")
 _NAME_LOOKS = re.compile(r"[\u4e00-\u9fff·•]{2,8}|[A-Za-z][A-Za-z .'-]{1,49}")
 _LABELS = re.compile(
     r"(?:我的)?(?:学号|手机号码?|手机号|手机|电话号码?|电话|联系方式|号码|姓名|名字|真名)(?:是|为|叫)?"
-)
-_GENERIC = re.compile(
-    r"在线|预约|约一?个?|帮我|帮忙|给我|我想|我要|想要|想|要|一下|时间|有空|空位|可以|能不能|能|吗|呢|吧|啊|老师|聊聊|的"
 )
 _FILLER = re.compile(r"[\s,，。.、；;:：!！~～\"'“”()（）]+")
 
@@ -148,14 +146,7 @@ class Said:
     def topic(self, now: datetime) -> str:
         """The message without booking words and its time ("帮我约下周三下午两点" -> ""), for a loose
         catalog match: what is left must say something about the service, or nothing is guessed."""
-        if self.is_payload:
-            return ""
-        text = self.text
-        value = timeexpr.extract(text, now)
-        if value is not None:
-            text = text.replace(value.text, " ")
-        rest = _FILLER.sub("", _GENERIC.sub(" ", text))
-        return rest if len(rest) >= 2 else ""
+        return "" if self.is_payload else booking_topic(self.text)
 
     def code(self, known: list[str]) -> str | None:
         """A booking code of the student's, from a button or typed in the message."""

@@ -129,7 +129,8 @@ def outcome_labels(outcome: Outcome) -> list[str]:
     if outcome.kind == "decline":
         return ["intent:out_of_scope"]
     if outcome.kind in ("faq_answer", "faq_suggest"):
-        return [f"faq:{i}" for i in outcome.faq_ids]
+        # a complaint answered from the knowledge base is still handed to staff as a complaint
+        return [f"faq:{i}" for i in outcome.faq_ids] + ([f"intent:{outcome.intent}"] if outcome.handoff else [])
     return []
 
 

@@ -8,14 +8,16 @@ next message, with no retraining of the Rasa model.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import dense, repository
+from knowledge_base import dense, nlu_assets, repository, timeexpr
 from knowledge_base import text as kbtext
 from knowledge_base.models import Department, Faq, Service, Synonym
 from knowledge_base.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
@@ -105,6 +107,22 @@ MIN_CHARS_TO_ANSWER = 4
 
 # A service named only loosely ("约就业中心的老师改简历") is taken when its profile scores this much.
 SERVICE_PROFILE_MIN_SCORE = 0.28
+# Words of any booking request: a loose catalog match looks at what the message says beyond them.
+_BOOKING_WORDS = re.compile(
+    r"在线|预约|约一?个?|帮我|帮忙|给我|我想|我要|想要|想|要|一下|时间|有空|空位|可以|能不能|能|吗|呢|吧|啊|老师|聊聊|的"
+)
+_FILLER = re.compile(r"[\s,，。.、；;:：!！~～\"'“”()（）?？]+")
+
+
+def booking_topic(text: str) -> str:
+    """The message without booking words and its time ("帮我约下周三下午两点" -> ""): what a loose
+    catalog match may use. Shorter than two characters means nothing is said about the service."""
+    text = unicodedata.normalize("NFKC", text or "")
+    value = timeexpr.extract(text)
+    if value is not None:
+        text = text.replace(value.text, " ")
+    rest = _FILLER.sub("", _BOOKING_WORDS.sub(" ", text))
+    return rest if len(rest) >= 2 else ""
 
 
 class CatalogMatcher:
@@ -147,8 +165,9 @@ class CatalogMatcher:
             for sid, terms in self._terms.items():
                 if any(kbtext.normalize(t) in norm for t in terms if len(t) >= 2):
                     found.append(sid)
-        if not found and loose and self._profiles is not None:
-            best = self._profiles.search(message, k=2)
+        topic = booking_topic(message) if not found and loose else ""
+        if topic and self._profiles is not None:
+            best = self._profiles.search(topic, k=2)
             runner_up = best[1].score if len(best) > 1 else 0.0
             if best and best[0].score >= SERVICE_PROFILE_MIN_SCORE and best[0].score - runner_up >= 0.01:
                 found.append(best[0].faq_id)
@@ -204,11 +223,20 @@ class KnowledgeBase:
         linked: dict[str, list[str]] = {}
         for f in session.scalars(select(Faq).where(Faq.service_id.is_not(None), Faq.published.is_(True))):
             linked.setdefault(f.service_id or "", []).extend([f.question, *(f.similar or [])])
+        examples = nlu_assets.service_examples()
         profiles = [
             FaqDoc(
                 faq_id=s.id,
                 question=s.name,
-                similar=tuple([*s.aliases, s.department.name, *s.department.aliases, *linked.get(s.id, [])]),
+                similar=tuple(
+                    [
+                        *s.aliases,
+                        s.department.name,
+                        *s.department.aliases,
+                        *linked.get(s.id, []),
+                        *filter(None, map(booking_topic, examples.get(s.id, ()))),
+                    ]
+                ),
             )
             for s in services
         ]

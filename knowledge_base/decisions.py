@@ -17,9 +17,16 @@ INTENT_FAQ = "faq"
 INTENT_CHOOSE_FAQ = "choose_faq"
 INTENT_SERVICE_INFO = "service_info"
 INTENT_CRISIS = "crisis"
+INTENT_COMPLAIN = "complain"
+INTENT_CHOOSE_TIME = "choose_time"
+INTENT_INFORM_CONTACT = "inform_contact"
 
 # Intents whose message goes to FAQ retrieval.
 FAQ_PATH_INTENTS = frozenset({INTENT_FAQ, INTENT_NLU_FALLBACK, INTENT_OUT_OF_SCOPE})
+# Answers to the appointment form's questions (a time, contact details). Outside the form, a message
+# the classifier puts here is often a campus question with a time or a number in it (校医院下午几点上班):
+# a confident FAQ answer wins; otherwise a time starts a booking and contact details get a short reply.
+FORM_ANSWER_INTENTS = frozenset({INTENT_CHOOSE_TIME, INTENT_INFORM_CONTACT})
 # Intents that start a task (for the benchmark: an out-of-scope message must start none of them).
 TASK_INTENTS = frozenset(
     {
@@ -64,6 +71,9 @@ class Outcome:
     intent: str | None = None
     faq_ids: list[str] = field(default_factory=list)
     service: str | None = None
+    # a complaint the knowledge base can also answer: the answer at once, and the complaint still
+    # goes to staff (reason "complaint")
+    handoff: bool = False
 
     @property
     def answered_from_kb(self) -> bool:
@@ -100,6 +110,8 @@ def route(
 
     - crisis: the lexicon always; the classifier's `crisis` intent when it is sure enough, otherwise
       the message takes the FAQ path (a question about 心理咨询 is not an emergency);
+    - a complaint: handed to staff, after the FAQ answer when the knowledge base has a confident one
+      (报修两天了还没人来修 gets the repair answer at once, and staff still see the complaint);
     - service questions: the service card, after a confident FAQ answer when there is one (the
       answer is more specific to the question, the card is the standard 一次性告知);
     - campus questions, low-confidence and out-of-scope messages: FAQ retrieval and its thresholds.
@@ -108,6 +120,14 @@ def route(
         return Outcome("crisis", INTENT_CRISIS)
     if intent == INTENT_CRISIS:
         return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)
+    if intent == INTENT_COMPLAIN or intent in FORM_ANSWER_INTENTS:
+        decision = kb.decide(text)
+        if decision.kind == "answer":
+            ids = [m.faq_id for m in decision.matches]
+            return Outcome("faq_answer", intent, ids, service=service, handoff=intent == INTENT_COMPLAIN)
+        if intent == INTENT_INFORM_CONTACT:
+            return Outcome("reply", intent)
+        return Outcome("task", intent, service=service)
     if intent in TASK_INTENTS:
         return Outcome("task", intent, service=service)
     if intent == INTENT_SERVICE_INFO:
