@@ -99,6 +99,23 @@ class ActionAppointmentStart(Action):
         return [*events, SlotSet(OP, op)]
 
 
+class ActionContactOutsideForm(Action):
+    """Contact details (or what looks like them) while no form asks: a campus question with a number
+    in it gets its FAQ answer (knowledge_base.decisions.route), anything else a short note."""
+
+    def name(self) -> str:
+        return "action_contact_outside_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kb = knowledge_base()
+        outcome = await decide(kb, tracker)
+        if not (outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome)):
+            dispatcher.utter_message(response="utter_contact_not_needed")
+        return []
+
+
 class ActionAppointmentSubmit(Action):
     """After the form: book, move or cancel as confirmed, or say that nothing was changed."""
 

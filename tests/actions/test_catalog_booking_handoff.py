@@ -115,3 +115,25 @@ async def test_crisis_action_sends_the_same_hotlines_as_the_gateway() -> None:
     hotline, packet, *_ = await collect(ActionCrisis(), "我不想活了", "crisis")
     assert hotline["response"] == "utter_crisis" and hotline["hotlines"] == hotline_text()
     assert "12356" in hotline["hotlines"] and packet["custom"]["handoff"]["priority"] == "urgent"
+
+
+async def test_a_complaint_the_knowledge_base_can_answer_gets_the_answer_and_still_reaches_staff() -> None:
+    answer, packet_msg, reply = await collect(ActionHandoff(), "宿舍报修三天了还没人来修 太过分了", "complain")
+    assert answer["response"] == "utter_faq_answer" and "报修" in answer["answer"]
+    assert packet_msg["custom"]["handoff"]["reason"] == "complaint"
+    assert reply["response"] == "utter_complaint_recorded"
+
+
+async def test_a_campus_question_taken_for_a_time_gets_its_answer_not_a_booking() -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAppointmentStart().run(dispatcher, make_tracker("图书馆晚上几点关门", "choose_time"), {})
+    [answer] = dispatcher.messages
+    assert answer["response"] == "utter_faq_answer" and "22:" in answer["answer"]
+    assert events == [{"event": "followup", "name": "action_listen", "timestamp": None}]
+
+
+async def test_contact_details_outside_the_form_get_a_short_note() -> None:
+    from actions.booking import ActionContactOutsideForm
+
+    [note] = await collect(ActionContactOutsideForm(), "我叫李华", "inform_contact")
+    assert note["response"] == "utter_contact_not_needed"

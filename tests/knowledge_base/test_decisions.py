@@ -37,3 +37,25 @@ def test_small_talk_is_declined_and_campus_questions_are_answered(kb: KnowledgeB
     assert not small_talk.answered_from_kb and not small_talk.started_task
     answered = route(kb, "校园卡丢了怎么办", "faq", 0.9, None, crisis=False)
     assert answered.kind == "faq_answer" and answered.faq_ids[0] == "card_report_loss"
+
+
+def test_a_complaint_is_handed_over_after_the_answer_when_the_kb_has_one(kb: KnowledgeBase) -> None:
+    answered = route(kb, "宿舍报修三天了还没人来修 太过分了", "complain", 0.9, None, crisis=False)
+    assert (answered.kind, answered.handoff) == ("faq_answer", True)
+    assert answered.faq_ids[0] == "dorm_repair"
+    plain = route(kb, "窗口老师态度太差了 我要投诉", "complain", 0.9, None, crisis=False)
+    assert (plain.kind, plain.intent, plain.handoff) == ("task", "complain", False)
+
+
+def test_form_answers_outside_the_form_prefer_a_confident_faq_answer(kb: KnowledgeBase) -> None:
+    question = route(kb, "图书馆晚上几点关门", "choose_time", 0.9, None, crisis=False)
+    assert question.kind == "faq_answer" and question.faq_ids[0] == "library_hours"
+    time = route(kb, "下周三下午两点", "choose_time", 0.9, None, crisis=False)
+    assert (time.kind, time.intent) == ("task", "choose_time")
+    contact = route(kb, "我叫李华 学号2023010123", "inform_contact", 0.9, None, crisis=False)
+    assert contact.kind == "reply"
+
+
+def test_an_out_of_scope_message_needs_a_close_match_for_suggestions(kb: KnowledgeBase) -> None:
+    weather = route(kb, "今天天气怎么样", "out_of_scope", 0.84, None, crisis=False)
+    assert weather.kind == "decline"
