@@ -152,6 +152,34 @@ async def test_staff_claiming_at_once_exactly_one_wins(race_sessions: sessionmak
         assert desk.conversation(conv).state == "human"
 
 
+def _crowd(calls: list) -> list:  # type: ignore[type-arg]
+    """Run the calls at once, one thread each (more threads than asyncio's default executor has)."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)  # type: ignore[type-arg]
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+async def test_simultaneous_triggers_in_several_processes_make_one_ticket(race_sessions: sessionmaker) -> None:
+    desk = Desk(race_sessions, Clock(MONDAY_10AM))
+    packets = [handoff_packet() for _ in range(7)] + [handoff_packet(reason="crisis", priority="urgent")]
+    calls = [lambda p=p: desk.handoffs.open_ticket("web:double", p) for p in packets]
+    results = await asyncio.to_thread(_crowd, calls)
+    assert None not in results
+    assert len({r.ticket_id for r in results}) == 1 and sum(r.created for r in results) == 1
+    [ticket] = desk.tickets("web:double")
+    assert ticket.priority == "urgent" and ticket.open_key == "web:double"  # the crisis trigger raised it
+
+
 async def test_office_closed_friday_evening_leaves_a_message_until_monday(sessions: sessionmaker) -> None:
     desk = Desk(sessions, Clock(FRIDAY_6PM))
     replies = await desk.say("转人工")
