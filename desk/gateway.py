@@ -329,8 +329,11 @@ class Gateway:
             inbound.state == STATE_QUEUED and _plain(text) in CANCEL_WORDS
         )
         if wants_cancel:
-            if await to_thread.run_sync(handoffs.cancel, cid):
+            outcome = await to_thread.run_sync(handoffs.cancel, cid)
+            if outcome == "cancelled":
                 return [{"role": "system", "text": texts.CANCELLED}]
+            if outcome == "urgent":  # a student in crisis saying 算了 still gets a call from a teacher
+                return [{"role": "system", "text": texts.URGENT_NOT_CANCELLED}]
             if inbound.state != STATE_HUMAN:
                 return [{"role": "system", "text": texts.NOTHING_TO_CANCEL}]
         if inbound.state == STATE_QUEUED:  # for staff; a reminder of the place in line now and then

@@ -75,7 +75,6 @@ class StudentSide(TicketBase):
                     open_key=conversation_id,
                     queued_at=now,
                     last_student_at=now,
-                    notified_at=now,
                 )
                 session.add(row)
                 session.flush()
@@ -98,7 +97,6 @@ class StudentSide(TicketBase):
                     alert = priority == "urgent"
                 if row.status == TICKET_MESSAGE and self._status_for(row.priority, now) == TICKET_QUEUED:
                     row.status = TICKET_QUEUED  # the desk is open now (or it became urgent)
-                    row.notified_at = now
             if row.status == TICKET_QUEUED:
                 conv.state = STATE_QUEUED
             opened = TicketOpened(row.id, created, row.status, row.priority)
@@ -112,6 +110,8 @@ class StudentSide(TicketBase):
                 else:
                     text = texts.queue_text(opened.position, opened.eta_minutes, again=not created)
                     opened.notices.append({"role": "system", "text": text, "buttons": [texts.CANCEL_BUTTON]})
+                if opened.notices:
+                    row.notified_at = now  # the next reminder comes 2 minutes later at the earliest
             elif row.status == TICKET_MESSAGE:
                 opened.next_opening = self.hours.next_opening(now)
                 hours = texts.describe_weekly(self.hours.weekly)
@@ -125,31 +125,38 @@ class StudentSide(TicketBase):
         opening = self.hours.next_opening(now)
         return describe_opening(opening, now) if opening else None
 
-    def cancel(self, conversation_id: str) -> bool:
-        """The student said 不用了: the unclaimed open ticket is cancelled, the chat goes back to the bot."""
+    def cancel(self, conversation_id: str) -> str:
+        """The student said 不用了: the unclaimed open ticket is cancelled and the chat goes back to the bot
+        ("cancelled"). An urgent ticket stays, a teacher still checks on the student ("urgent"); "none"
+        when nothing waits."""
         now = self.now()
         with write_session(self._sessions) as session:
             row = session.scalar(select(HandoffRequest).where(HandoffRequest.open_key == conversation_id))
             if row is None or row.status not in UNCLAIMED_STATUSES:
-                return False
+                return "none"
+            if row.priority == "urgent":
+                self._event(session, row, "note", text="学生表示不需要了（紧急工单保留，请确认学生安全）")
+                return "urgent"
             row.status, row.open_key, row.closed_at, row.resolution = TICKET_CANCELLED, None, now, "学生取消"
             self._conversation(session, conversation_id).state = STATE_BOT
             self._event(session, row, "cancelled")
             public = self._public(session, row)
         self._emit_ticket(public)
-        return True
+        return "cancelled"
 
     def queue_notice_due(self, conversation_id: str) -> dict[str, Any] | None:
         """A queue-position reminder for a queued student, at most one per 2 minutes (else None)."""
         now = self.now()
         with write_session(self._sessions) as session:
             row = session.scalar(select(HandoffRequest).where(HandoffRequest.open_key == conversation_id))
-            if row is None or row.status != TICKET_QUEUED or row.priority == "urgent":
+            if row is None or row.status != TICKET_QUEUED:
                 return None
             last = aware(row.notified_at)
             if last is not None and now - last < QUEUE_NOTICE_EVERY:
                 return None
             row.notified_at = now
+            if row.priority == "urgent":
+                return {"role": "system", "text": texts.URGENT_WAITING}
             position = self._position(session, row)
             eta = self._eta_minutes(session, row.department_id, position)
         return {"role": "system", "text": texts.queue_text(position, eta, again=True), "buttons": [texts.CANCEL_BUTTON]}

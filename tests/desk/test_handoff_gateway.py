@@ -224,3 +224,16 @@ async def test_crisis_gets_the_hotlines_even_when_the_ticket_cannot_be_opened(de
     monkeypatch.setattr(desk.handoffs, "open_ticket", broken)
     [reply] = await desk.say("我不想活了")
     assert "12356" in reply["text"] and "110" in reply["text"]
+
+
+async def test_a_student_in_crisis_is_never_left_in_silence_and_cannot_drop_the_urgent_ticket(desk: Desk) -> None:
+    [hotline] = await desk.say("我不想活了")
+    assert "12356" in hotline["text"]
+    [reminder] = await desk.say("没人理我")  # the crisis answer said a teacher is told; now say it again
+    assert reminder["text"].startswith("值班老师会尽快在这里联系你")
+    assert await desk.say("还在吗") == []  # then at most every 2 minutes
+    [kept] = await desk.say("算了")
+    assert "值班老师还是会来看看你" in kept["text"]
+    ticket = desk.ticket()
+    assert (ticket.status, ticket.priority, desk.conversation().state) == ("queued", "urgent", "queued")
+    assert desk.rasa.received == []
