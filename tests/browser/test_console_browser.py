@@ -99,6 +99,21 @@ def desktop(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def queued_ticket(stack: Stack, conv: str, text: str, summary: str) -> int:
+    """A queued ticket of the front desk written straight to the database; returns its id."""
+    with stack.sessions()() as session, session.begin():
+        session.add(Conversation(id=conv, channel=conv.split(":", 1)[0], state="queued"))
+        session.flush()
+        session.add(Message(conversation_id=conv, role="student", text=text))
+        ticket = HandoffRequest(
+            conversation_id=conv, department_id="community", reason="request", priority="normal", status="queued",
+            open_key=conv, queued_at=utcnow(), packet={"department": "community", "summary": [summary]},
+        )  # fmt: skip
+        session.add(ticket)
+        session.flush()
+        return ticket.id
+
+
 def wait_row(stack: Stack, conversation_id: str, check: Any, timeout: float = 20) -> HandoffRequest:
     """The conversation's ticket once `check(row)` holds (the desk commits in its own process)."""
     deadline = time.monotonic() + timeout
@@ -245,18 +260,8 @@ def test_the_console_reconnects_after_a_desk_restart_and_reloads_the_queue(
     staff.wait_for_function("!window.staffConsole.connected()", timeout=15_000)
     staff.locator("#conn.off").wait_for(timeout=10_000)
 
-    conv = "tg:" + uuid.uuid4().hex[:8]
-    with stack.sessions()() as session, session.begin():  # e.g. taken in by another desk process
-        session.add(Conversation(id=conv, channel="tg", state="queued"))
-        session.flush()
-        session.add(Message(conversation_id=conv, role="student", text="宿舍空调坏了，能找人来修吗"))
-        ticket = HandoffRequest(
-            conversation_id=conv, department_id="community", reason="request", priority="normal", status="queued",
-            open_key=conv, queued_at=utcnow(), packet={"department": "community", "summary": ["宿舍空调坏了"]},
-        )  # fmt: skip
-        session.add(ticket)
-        session.flush()
-        ticket_id = ticket.id
+    # a ticket taken in meanwhile (e.g. by another desk process)
+    ticket_id = queued_ticket(stack, "tg:" + uuid.uuid4().hex[:8], "宿舍空调坏了，能找人来修吗", "宿舍空调坏了")
     try:
         supervisor.start(desk)
         assert supervisor.wait_ready(stack.settings, stack.children, timeout=120)
@@ -273,17 +278,7 @@ def test_the_console_reconnects_after_a_desk_restart_and_reloads_the_queue(
 
 def test_staff_transfer_a_ticket_with_a_note(stack: Stack, desktop: Any, staff_member: dict[str, Any]) -> None:
     conv = f"web:{uuid.uuid4()}"
-    with stack.sessions()() as session, session.begin():
-        session.add(Conversation(id=conv, channel="web", state="queued"))
-        session.flush()
-        session.add(Message(conversation_id=conv, role="student", text="我想问一下助学贷款的续贷"))
-        ticket = HandoffRequest(
-            conversation_id=conv, department_id="community", reason="request", priority="normal", status="queued",
-            open_key=conv, queued_at=utcnow(), packet={"department": "community", "summary": ["助学贷款续贷"]},
-        )  # fmt: skip
-        session.add(ticket)
-        session.flush()
-        ticket_id = ticket.id
+    ticket_id = queued_ticket(stack, conv, "我想问一下助学贷款的续贷", "助学贷款续贷")
     staff = desktop
     staff.goto(stack.base_url + "/staff/login")
     staff.fill("#username", staff_member["username"])

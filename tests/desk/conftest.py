@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from desk.main import create_app
 from desk.settings import Settings
+from tests.desk.handoff_helpers import MONDAY_10AM, Clock, Desk, make_staff
 from tests.stack import free_port
 
 
@@ -33,3 +34,15 @@ def settings(tmp_path: Path, db_url: str, sessions) -> Settings:  # type: ignore
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture
+def staff(sessions):  # type: ignore[no-untyped-def]
+    """Staff accounts of the handoff tests (handoff_helpers.make_staff)."""
+    return make_staff(sessions)
+
+
+@pytest.fixture
+async def desk(sessions) -> Desk:  # type: ignore[no-untyped-def]
+    """A gateway + ticket service on a frozen Monday 10:00 (some modules define their own `desk`)."""
+    return Desk(sessions, Clock(MONDAY_10AM))

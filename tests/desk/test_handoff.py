@@ -26,16 +26,6 @@ from tests.desk.handoff_helpers import (
 from tests.knowledge_base.conftest import pg_sessions, pg_url  # noqa: F401  (PostgreSQL fixtures)
 
 
-@pytest.fixture
-def staff(sessions: sessionmaker):  # type: ignore[no-untyped-def]
-    return make_staff(sessions)
-
-
-@pytest.fixture
-async def desk(sessions: sessionmaker) -> Desk:
-    return Desk(sessions, Clock(MONDAY_10AM))
-
-
 def texts_of(messages) -> list[str]:  # type: ignore[no-untyped-def]
     return [m["text"] if isinstance(m, dict) else m.text for m in messages]
 

@@ -11,18 +11,8 @@ from sqlalchemy.orm import sessionmaker
 from connectors.telegram import TelegramSender, make_bot
 from desk.delivery import DeliveryWorker
 from desk.outbox import Outbox
-from tests.desk.handoff_helpers import FRIDAY_6PM, MONDAY_10AM, Clock, Desk, handoff_packet, make_staff
+from tests.desk.handoff_helpers import FRIDAY_6PM, MONDAY_10AM, Clock, Desk, handoff_packet
 from tests.fake_telegram import TOKEN, FakeTelegram
-
-
-@pytest.fixture
-def staff(sessions: sessionmaker):  # type: ignore[no-untyped-def]
-    return make_staff(sessions)
-
-
-@pytest.fixture
-async def desk(sessions: sessionmaker) -> Desk:
-    return Desk(sessions, Clock(MONDAY_10AM))
 
 
 def texts(replies) -> list[str]:  # type: ignore[no-untyped-def]
