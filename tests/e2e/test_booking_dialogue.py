@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from desk import accounts
 from desk.models import HandoffRequest
 from knowledge_base.booking_models import Booking, StudentContact
 from knowledge_base.timeexpr import TZ
@@ -37,6 +38,21 @@ async def tap(chat: ChatClient, replies: list[dict[str, Any]], title: str) -> li
     """Press the button with this title, as the page does (its title as text, its payload)."""
     pressed = button(replies, title)
     return await chat.ask(pressed["title"], payload=pressed["payload"])
+
+
+async def staff_page(stack: Stack, path: str) -> str:
+    """A page of the desk as a member of the 心理中心 staff sees it (logged in through the form)."""
+    username, password = f"psy{datetime.now().strftime('%H%M%S%f')}", "correct horse battery"
+    with stack.sessions()() as session, session.begin():
+        accounts.create_user(session, username, password, display_name="李老师", departments=["mental_health"])
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        form = (await http.get("/staff/login")).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        login = await http.post("/staff/login", data={"username": username, "password": password, "csrf_token": token})
+        assert login.status_code in (200, 303), login.text
+        page = await http.get(path)
+        assert page.status_code == 200, page.text
+        return page.text
 
 
 def rows(stack: Stack) -> list[Booking]:
@@ -99,6 +115,11 @@ async def test_book_list_move_and_cancel_counseling(chat: ChatClient, stack: Sta
     assert moved["text"] == f"已改好：预约 {code}（心理咨询）改到 12月11日（周五）15:00-15:50，地点：{ROOM}。"
     [row] = rows(stack)
     assert row.starts_at.astimezone(TZ) == datetime(2026, 12, 11, 15, 0, tzinfo=TZ) and row.status == "booked"
+
+    # the office sees it in the desk: who, when, what, the contact masked
+    page = await staff_page(stack, "/staff/appointments?day=2026-12-11")
+    assert code in page and "心理咨询" in page and "15:00" in page
+    assert "138****5678" in page and "13812345678" not in page
 
     [confirm_cancel] = await tap(chat, [item], f"取消 {code}")
     assert confirm_cancel["text"] == f"确定要取消预约 {code}（心理咨询，12月11日（周五）15:00-15:50）吗？"
