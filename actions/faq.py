@@ -133,7 +133,8 @@ def consecutive_give_ups(tracker: Tracker) -> int:
 
 
 class ActionSmallTalk(Action):
-    """A yes or no out of context: "anything else?", unless the message is really a campus topic."""
+    """A yes or no out of context ("anything else?") or "are you a bot?" (the bot says what it is),
+    unless the message is really a campus topic (then the FAQ answer)."""
 
     def name(self) -> str:
         return "action_small_talk"
@@ -144,5 +145,6 @@ class ActionSmallTalk(Action):
         kb = knowledge_base()
         outcome = await decide(kb, tracker)
         if outcome.kind == "reply" or not await render_faq(dispatcher, kb, outcome):
-            dispatcher.utter_message(response="utter_anything_else")
+            challenge = outcome.intent == "bot_challenge"
+            dispatcher.utter_message(response="utter_bot_challenge" if challenge else "utter_anything_else")
         return []

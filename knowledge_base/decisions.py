@@ -39,11 +39,12 @@ TASK_INTENTS = frozenset(
         INTENT_CRISIS,
     }
 )
-# Short campus words ("奖学金", "饭卡") are often classified as affirm or deny (the short-text classes):
+# Short campus words ("奖学金", "饭卡") are often classified as affirm or deny (the short-text classes), and
+# a worried question can look like "are you a bot" ("…被叫去谈话 是不是我有问题啊"):
 # such a message still gets FAQ answers when retrieval scores it above every small-talk training
 # example (the highest of the 331 in bot/data/nlu/chitchat.yml scores 0.517 on the sample KB).
 # Greetings, thanks and goodbyes stay plain responses, so they work even when the action server is down.
-SMALL_TALK_INTENTS = frozenset({"affirm", "deny"})
+SMALL_TALK_INTENTS = frozenset({"affirm", "deny", "bot_challenge"})
 SMALL_TALK_RESCUE_SCORE = 0.52
 # The classifier alone starts the crisis flow only this sure; the lexicon (safety.is_crisis) always does.
 # (Logistic regression gives benign long sentences 0.5-0.77 for `crisis`; real ones score near 1.0.)

@@ -78,3 +78,16 @@ async def test_small_talk_gets_its_reply_but_a_campus_word_gets_answers() -> Non
     [message] = dispatcher.messages
     assert message["response"] == "utter_faq_suggest"
     assert any("奖学金" in b["title"] for b in message["buttons"])
+
+
+async def test_are_you_a_bot_gets_its_reply_but_a_worried_campus_question_gets_its_answer() -> None:
+    from actions.faq import ActionSmallTalk
+
+    dispatcher = CollectingDispatcher()
+    await ActionSmallTalk().run(dispatcher, make_tracker("你是机器人吗", "bot_challenge"), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_bot_challenge"]
+    dispatcher = CollectingDispatcher()
+    worried = "新生那个心理测试做完被叫去谈话 是不是我有问题啊"
+    await ActionSmallTalk().run(dispatcher, make_tracker(worried, "bot_challenge"), {})
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_faq_answer" and "测评" in message["answer"]
