@@ -77,6 +77,29 @@ def faq_candidates(kb: KnowledgeBase, messages: list[str]) -> list[dict[str, Any
     return out
 
 
+def recent_service(tracker: Tracker, limit: int = 6) -> str | None:
+    """The service the student named last in their recent messages (NLU entity), if any."""
+    users = [e for e in tracker.events if e.get("event") == "user"][-limit:]
+    for event in reversed(users):
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            if entity.get("entity") == "service" and entity.get("value"):
+                return str(entity["value"])
+    return None
+
+
+def topic_department(kb: KnowledgeBase, service: str | None, candidates: list[dict[str, Any]]) -> str | None:
+    """The office the conversation is about: the named service's department, else the department of
+    the latest question the bot answered ("国奖怎么申请" then "转人工" goes to 学生工作处); None: the front desk."""
+    if service is not None:
+        with contextlib.suppress(NotFound):
+            return kb.service_card(service).department_id
+    for asked in reversed(candidates):
+        if asked["decision"] == "answer" and asked["candidates"]:
+            with contextlib.suppress(NotFound):
+                return kb.faq(asked["candidates"][0]["faq_id"]).department_id
+    return None
+
+
 async def send_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str | None = None) -> dict[str, Any]:
     """Utter the packet for the gateway and tell the student the bot hands over; returns the packet."""
     kb = knowledge_base()
@@ -89,15 +112,14 @@ async def send_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reaso
             department, reason, priority = CRISIS_DEPARTMENT, "crisis", "urgent"
         elif intent == INTENT_COMPLAIN:
             reason, priority = "complaint", "high"
-    service = await resolve_service(kb, tracker)
-    if service is not None and reason != "crisis":
-        with contextlib.suppress(NotFound):
-            department = (await asyncio.to_thread(kb.service_card, service)).department_id
+    service = await resolve_service(kb, tracker) or recent_service(tracker)
+    candidates = await asyncio.to_thread(faq_candidates, kb, faq_path_messages(tracker))
+    if reason != "crisis":
+        department = await asyncio.to_thread(topic_department, kb, service, candidates) or department
     try:
         name, phone = await asyncio.to_thread(kb.department_contact, department)
     except NotFound:
         name, phone = "一站式学生社区服务中心", ""
-    candidates = await asyncio.to_thread(faq_candidates, kb, faq_path_messages(tracker))
     packet = {
         "department": department,
         "reason": reason,

@@ -137,3 +137,11 @@ async def test_contact_details_outside_the_form_get_a_short_note() -> None:
 
     [note] = await collect(ActionContactOutsideForm(), "我叫李华", "inform_contact")
     assert note["response"] == "utter_contact_not_needed"
+
+
+async def test_a_person_asked_for_after_a_topic_comes_from_that_topics_office() -> None:
+    packet_msg, reply = await collect(ActionHandoff(), "转人工", "request_human", history=["国家奖学金怎么申请"])
+    assert packet_msg["custom"]["handoff"]["department"] == "student_affairs"
+    assert reply["department"] == "学生工作处"
+    packet_msg, _ = await collect(ActionHandoff(), "转人工", "request_human", history=["今天天气怎么样"])
+    assert packet_msg["custom"]["handoff"]["department"] == "community"  # no topic: the front desk
