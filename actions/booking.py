@@ -116,6 +116,24 @@ class ActionContactOutsideForm(Action):
         return []
 
 
+class ActionForgetContact(Action):
+    """"修改联系方式" / "删除我的信息": the remembered contact is deleted; the next booking asks again."""
+
+    def name(self) -> str:
+        return "action_forget_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        kb = knowledge_base()
+        outcome = await decide(kb, tracker)  # a campus question about a phone or an account comes first
+        if outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome):
+            return []
+        forgotten = await asyncio.to_thread(backend().contacts.forget, tracker.sender_id)
+        dispatcher.utter_message(response="utter_contact_forgotten" if forgotten else "utter_contact_none")
+        return []
+
+
 class ActionAppointmentSubmit(Action):
     """After the form: book, move or cancel as confirmed, or say that nothing was changed."""
 

@@ -20,13 +20,15 @@ INTENT_CRISIS = "crisis"
 INTENT_COMPLAIN = "complain"
 INTENT_CHOOSE_TIME = "choose_time"
 INTENT_INFORM_CONTACT = "inform_contact"
+INTENT_UPDATE_CONTACT = "update_contact"
 
 # Intents whose message goes to FAQ retrieval.
 FAQ_PATH_INTENTS = frozenset({INTENT_FAQ, INTENT_NLU_FALLBACK, INTENT_OUT_OF_SCOPE})
-# Answers to the appointment form's questions (a time, contact details). Outside the form, a message
-# the classifier puts here is often a campus question with a time or a number in it (校医院下午几点上班):
-# a confident FAQ answer wins; otherwise a time starts a booking and contact details get a short reply.
-FORM_ANSWER_INTENTS = frozenset({INTENT_CHOOSE_TIME, INTENT_INFORM_CONTACT})
+# Intents whose examples share words with campus questions: answers to the appointment form's questions
+# (a time, contact details) and "修改联系方式". A message the classifier puts here is often a campus
+# question with a time, a number or 手机号 in it (校医院下午几点上班, 之前绑的手机号也注销了): a confident FAQ
+# answer wins; otherwise a time starts a booking, contact details get a short reply, 修改联系方式 its task.
+FAQ_FIRST_INTENTS = frozenset({INTENT_CHOOSE_TIME, INTENT_INFORM_CONTACT, INTENT_UPDATE_CONTACT})
 # Intents that start a task (for the benchmark: an out-of-scope message must start none of them).
 TASK_INTENTS = frozenset(
     {
@@ -34,6 +36,7 @@ TASK_INTENTS = frozenset(
         "cancel_appointment",
         "list_appointments",
         "reschedule_appointment",
+        "update_contact",
         "request_human",
         "complain",
         INTENT_CRISIS,
@@ -121,7 +124,7 @@ def route(
         return Outcome("crisis", INTENT_CRISIS)
     if intent == INTENT_CRISIS:
         return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)
-    if intent == INTENT_COMPLAIN or intent in FORM_ANSWER_INTENTS:
+    if intent == INTENT_COMPLAIN or intent in FAQ_FIRST_INTENTS:
         decision = kb.decide(text)
         if decision.kind == "answer":
             ids = [m.faq_id for m in decision.matches]

@@ -456,3 +456,33 @@ async def test_moving_a_booking_that_was_cancelled_meanwhile_says_so() -> None:
 )
 def test_contact_parts(text: str, parts: dict[str, str]) -> None:
     assert contact_parts(text) == parts
+
+
+async def test_change_my_contact_details_forgets_them_and_the_next_booking_asks_again() -> None:
+    from actions.booking import ActionForgetContact
+    from knowledge_base.timeexpr import now
+
+    backend().contacts.remember(ALICE, Contact("王小明", "2023010123", "13812345678"), now=now())
+    chat = Chat()
+    dispatcher = CollectingDispatcher()
+    await ActionForgetContact().run(dispatcher, chat.tracker("我换手机号了", "update_contact", [], []), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_contact_forgotten"]
+    assert backend().contacts.recall(ALICE) is None
+    dispatcher = CollectingDispatcher()
+    await ActionForgetContact().run(dispatcher, chat.tracker("删除我的联系方式", "update_contact", [], []), {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_contact_none"]
+    await chat.say("预约心理咨询", "book_appointment", COUNSELING)
+    [ask_name] = await chat.say("下周三下午两点", "choose_time")
+    assert ask_name["response"] == "utter_ask_contact_name"  # asked again
+
+
+async def test_a_campus_question_about_a_phone_is_answered_not_taken_for_a_contact_change() -> None:
+    from actions.booking import ActionForgetContact
+
+    backend().contacts.remember(ALICE, Contact("王小明", "2023010123", "13812345678"), now=at(1, 10))
+    dispatcher = CollectingDispatcher()
+    question = "校园网密码忘了 之前绑的手机号也注销了 怎么重置"
+    await ActionForgetContact().run(dispatcher, Chat().tracker(question, "update_contact", [], []), {})
+    [answer] = dispatcher.messages
+    assert answer["response"] == "utter_faq_answer"
+    assert backend().contacts.recall(ALICE) is not None  # nothing deleted
