@@ -19,7 +19,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite turn on foreign keys, WAL and a busy timeout."""
+    """Create an engine; for SQLite turn on foreign keys, WAL and a busy timeout.
+
+    SQL errors never carry their bound values (`hide_parameters`): an error while storing a message
+    must not put the student's text, phone or ids into a log or a traceback.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
