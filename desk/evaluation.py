@@ -67,7 +67,7 @@ class RasaNlu:
         rasa = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
         self.log = tempfile.NamedTemporaryFile(prefix="rasa-eval-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(rasa), "run", "--enable-api", "--auth-token", self.token, "-i", "127.0.0.1",
+            [str(rasa), "run", "--enable-api", f"--auth-token={self.token}", "-i", "127.0.0.1",
              "-p", str(self.port), "-m", str(self.model)],
             cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip

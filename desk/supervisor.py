@@ -95,8 +95,8 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 venv_bin("rasa", "rasa"),
                 "run",
                 "--enable-api",
-                "--auth-token",
-                settings.rasa_token,
+                # one argument: a token starting with "-" (token_urlsafe makes them) is not an option
+                f"--auth-token={settings.rasa_token}",
                 "-i",
                 "127.0.0.1",
                 "-p",
