@@ -45,7 +45,7 @@ from actions.booking_text import (
     service_buttons,
     when_label,
 )
-from actions.faq import decide, render_faq
+from actions.faq import answer_if_confident
 from actions.kb import knowledge_base
 from knowledge_base.booking_errors import (
     AlreadyBooked,
@@ -83,12 +83,9 @@ class ActionAppointmentStart(Action):
         said = Said.of(tracker)
         op = OP_BY_INTENT.get(said.intent or "")
         if said.intent == INTENT_CHOOSE_TIME:  # a time button or a bare time outside the form
-            if not said.entity(ENTITY_CODE):
-                # a campus question with a time in it (校医院下午几点上班) gets its answer, not a booking
-                kb = knowledge_base()
-                outcome = await decide(kb, tracker)
-                if outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome):
-                    return [FollowupAction("action_listen")]
+            # a campus question with a time in it (校医院下午几点上班) gets its answer, not a booking
+            if not said.entity(ENTITY_CODE) and await answer_if_confident(dispatcher, tracker):
+                return [FollowupAction("action_listen")]
             op = RESCHEDULE if said.entity(ENTITY_CODE) else BOOK
         events = [*reset_events(), SlotSet(REQUESTED, None)]
         if op in (RESCHEDULE, CANCEL):
@@ -109,15 +106,13 @@ class ActionContactOutsideForm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        kb = knowledge_base()
-        outcome = await decide(kb, tracker)
-        if not (outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome)):
+        if not await answer_if_confident(dispatcher, tracker):
             dispatcher.utter_message(response="utter_contact_not_needed")
         return []
 
 
 class ActionForgetContact(Action):
-    """"修改联系方式" / "删除我的信息": the remembered contact is deleted; the next booking asks again."""
+    """ "修改联系方式" / "删除我的信息": the remembered contact is deleted; the next booking asks again."""
 
     def name(self) -> str:
         return "action_forget_contact"
@@ -125,9 +120,7 @@ class ActionForgetContact(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        kb = knowledge_base()
-        outcome = await decide(kb, tracker)  # a campus question about a phone or an account comes first
-        if outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome):
+        if await answer_if_confident(dispatcher, tracker):  # a campus question about a phone or an account
             return []
         forgotten = await asyncio.to_thread(backend().contacts.forget, tracker.sender_id)
         dispatcher.utter_message(response="utter_contact_forgotten" if forgotten else "utter_contact_none")

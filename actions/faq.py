@@ -55,6 +55,17 @@ async def decide(kb: KnowledgeBase, tracker: Tracker) -> Outcome:
     return await asyncio.to_thread(route, kb, text, intent, confidence, service, crisis)
 
 
+async def answer_if_confident(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Utter the FAQ answer when route() gives one for the latest message; True if it did.
+
+    For intents whose messages are often campus questions in disguise (a complaint, a time or a phone
+    number outside the booking form, 修改联系方式): the knowledge base's confident answer comes first.
+    """
+    kb = knowledge_base()
+    outcome = await decide(kb, tracker)
+    return outcome.kind == "faq_answer" and await render_faq(dispatcher, kb, outcome)
+
+
 async def render_faq(
     dispatcher: CollectingDispatcher, kb: KnowledgeBase, outcome: Outcome, guide_button: bool = True
 ) -> bool:

@@ -152,14 +152,11 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if (tracker.latest_message.get("intent") or {}).get("name") == INTENT_COMPLAIN:
-            from actions.faq import decide, render_faq
+            from actions.faq import answer_if_confident
 
             # a complaint the knowledge base can answer (报修两天了还没人来修): the answer now, and the
             # complaint still goes to staff (knowledge_base.decisions.route, measured by make eval)
-            kb = knowledge_base()
-            outcome = await decide(kb, tracker)
-            if outcome.kind == "faq_answer" and outcome.handoff:
-                await render_faq(dispatcher, kb, outcome)
+            await answer_if_confident(dispatcher, tracker)
         await send_handoff(dispatcher, tracker)
         return []
 
