@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from desk.supervisor import free_port
+from desk.supervisor import free_port, rasa_argv
 from knowledge_base import repository, safety, timeexpr
 from knowledge_base.answering import KnowledgeBase
 from knowledge_base.config import PROJECT_ROOT
@@ -64,11 +64,9 @@ class RasaNlu:
 
     def __enter__(self) -> RasaNlu:
         env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-        rasa = PROJECT_ROOT / ".venv" / "rasa" / "bin" / "rasa"
         self.log = tempfile.NamedTemporaryFile(prefix="rasa-eval-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(rasa), "run", "--enable-api", f"--auth-token={self.token}", "-i", "127.0.0.1",
-             "-p", str(self.port), "-m", str(self.model)],
+            rasa_argv(self.model, self.port, self.token),
             cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 300

@@ -72,6 +72,13 @@ def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
     return endpoints, credentials
 
 
+def rasa_argv(model: Path, port: int, token: str) -> list[str]:
+    """`rasa run` with its HTTP API on loopback, behind `token` (for the desk and for `make eval`)."""
+    # the token as one argument: one starting with "-" (token_urlsafe makes them) is not an option
+    return [venv_bin("rasa", "rasa"), "run", "--enable-api", f"--auth-token={token}",
+            "-i", "127.0.0.1", "-p", str(port), "-m", str(model)]  # fmt: skip
+
+
 def build_children(settings: Settings, model: Path) -> list[Child]:
     """The three processes of the embedded set-up."""
     endpoints, credentials = write_rasa_config(settings)
@@ -92,17 +99,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
         Child(
             "rasa",
             [
-                venv_bin("rasa", "rasa"),
-                "run",
-                "--enable-api",
-                # one argument: a token starting with "-" (token_urlsafe makes them) is not an option
-                f"--auth-token={settings.rasa_token}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(settings.rasa_port),
-                "-m",
-                str(model),
+                *rasa_argv(model, settings.rasa_port, settings.rasa_token),
                 "--endpoints",
                 str(endpoints),
                 "--credentials",
