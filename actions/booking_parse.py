@@ -146,7 +146,7 @@ class Said:
     def topic(self, now: datetime) -> str:
         """The message without booking words and its time ("帮我约下周三下午两点" -> ""), for a loose
         catalog match: what is left must say something about the service, or nothing is guessed."""
-        return "" if self.is_payload else booking_topic(self.text)
+        return "" if self.is_payload else booking_topic(self.text, now)
 
     def code(self, known: list[str]) -> str | None:
         """A booking code of the student's, from a button or typed in the message."""

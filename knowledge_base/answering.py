@@ -12,6 +12,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -114,11 +115,11 @@ _BOOKING_WORDS = re.compile(
 _FILLER = re.compile(r"[\s,，。.、；;:：!！~～\"'“”()（）?？]+")
 
 
-def booking_topic(text: str) -> str:
+def booking_topic(text: str, now: datetime | None = None) -> str:
     """The message without booking words and its time ("帮我约下周三下午两点" -> ""): what a loose
     catalog match may use. Shorter than two characters means nothing is said about the service."""
     text = unicodedata.normalize("NFKC", text or "")
-    value = timeexpr.extract(text)
+    value = timeexpr.extract(text, now)
     if value is not None:
         text = text.replace(value.text, " ")
     rest = _FILLER.sub("", _BOOKING_WORDS.sub(" ", text))
