@@ -6,18 +6,19 @@ so imports, exports, the NLU lookup tables and the benchmark all speak of the sa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from knowledge_base import clock
 from knowledge_base.db import Base
 
 
 def utcnow() -> datetime:
-    """Timezone-aware now in UTC (stored as UTC everywhere)."""
-    return datetime.now(timezone.utc)
+    """Timezone-aware now in UTC (stored as UTC everywhere), from the one clock (knowledge_base.clock)."""
+    return clock.now()
 
 
 class Department(Base):

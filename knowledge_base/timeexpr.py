@@ -10,15 +10,15 @@ share it. Conventions: a part of the day alone starts at 早上 8:00, 上午 9:0
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Shanghai")
+from knowledge_base import clock
+
+TZ = clock.TZ
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
@@ -56,12 +56,8 @@ class TimeValue:
 
 
 def now() -> datetime:
-    """The current time in Asia/Shanghai, or HELPDESK_NOW (ISO) when set (tests, evaluation)."""
-    fixed = os.environ.get("HELPDESK_NOW")
-    if fixed:
-        value = datetime.fromisoformat(fixed)
-        return value if value.tzinfo else value.replace(tzinfo=TZ)
-    return datetime.now(TZ)
+    """The current time in Asia/Shanghai from the one clock (HELPDESK_NOW freezes it; knowledge_base.clock)."""
+    return clock.local_now()
 
 
 def chinese_number(token: str) -> int | None:

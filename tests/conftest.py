@@ -1,6 +1,14 @@
-"""Shared fixtures: a seeded knowledge base in a temporary SQLite file, and the running stack."""
+"""Shared fixtures: a seeded knowledge base in a temporary SQLite file, and the running stack.
+
+The suite's clock (knowledge_base.clock) runs from a fixed workday morning, so no test depends on the
+hour it runs at. `HELPDESK_NOW=2026-12-05T22:00:00+08:00 make test-py` runs the whole suite at another
+moment (the e2e stacks keep their own clocks, one inside and one outside office hours).
+"""
 
 from __future__ import annotations
+
+import os
+import time
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +26,10 @@ from knowledge_base.db import Base, make_engine, make_session_factory
 from knowledge_base.kbfile import KbFileIn, load_kb_file
 
 pytest_plugins = ["tests.stack", "tests.fake_telegram", "tests.fake_wechat"]
+
+SUITE_NOW = "2026-12-01T09:00:00+08:00"  # a Tuesday, a workday, inside office hours
+os.environ.setdefault("HELPDESK_NOW", SUITE_NOW)
+os.environ.setdefault("HELPDESK_NOW_SINCE", repr(time.time()))
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +74,14 @@ def kb_env(db_url: str, sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch)
     actions_kb.knowledge_base.cache_clear()
     yield db_url
     actions_kb.knowledge_base.cache_clear()
+
+
+@pytest.fixture
+def freeze_clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """`freeze_clock("2026-12-01T10:00:00+08:00")` stops the one clock at that instant for this test."""
+
+    def freeze(at: str) -> None:
+        monkeypatch.setenv("HELPDESK_NOW", at)
+        monkeypatch.delenv("HELPDESK_NOW_SINCE", raising=False)
+
+    return freeze

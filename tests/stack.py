@@ -1,8 +1,11 @@
 """The running help desk for end-to-end and browser tests: real Rasa, action server and desk processes.
 
-One stack per test session, on free loopback ports, with its own var/ folder and a freshly migrated
-and seeded SQLite database. The model is the one `make test` trained (HELPDESK_MODEL), else the
-newest under var/models.
+One stack per test session and clock, on free loopback ports, with its own var/ folder and a freshly
+migrated and seeded SQLite database. Every process of a stack reads the same running clock
+(knowledge_base.clock): `stack` starts on a workday morning inside office hours, `closed_stack` (started
+only when a test asks for it) on the same workday's evening, so both branches of anything that depends
+on the hour run in every run, whatever the real time. The model is the one `make test` trained
+(HELPDESK_MODEL), else the newest under var/models.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +23,7 @@ import pytest
 
 from desk import supervisor
 from desk.settings import Settings
+from knowledge_base import clock
 from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.db import make_engine, make_session_factory
 
@@ -36,9 +41,10 @@ def missing(message: str) -> None:
     pytest.skip(message)
 
 
-# The stack's "now" (Tuesday 1 December 2026, 10:00 in Shanghai): bookings and times such as 下周三
-# resolve the same on every run; nothing else the e2e tests check depends on the date.
+# The stacks' "now" (Tuesday 1 December 2026, a workday, in Shanghai): bookings and times such as 下周三
+# resolve the same on every run. 10:00 is inside office hours (08:30-11:30), 20:00 outside.
 E2E_NOW = "2026-12-01T10:00:00+08:00"
+E2E_CLOSED_NOW = "2026-12-01T20:00:00+08:00"
 
 # Sentence embeddings are cached by text: share the checkout's cache between test runs.
 EMBEDDINGS = str(PROJECT_ROOT / "var" / "embeddings")
@@ -57,6 +63,11 @@ class Stack:
     settings: Settings
     children: list[supervisor.Child]
     db_url: str
+    clock_env: dict[str, str]
+
+    def now(self) -> datetime:
+        """The stack's "now" (its processes' running clock), timezone-aware UTC."""
+        return clock.read(self.clock_env)
 
     @property
     def base_url(self) -> str:
@@ -69,8 +80,8 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def launch(tmp_path_factory: pytest.TempPathFactory, now: str) -> Iterator[Stack]:
+    """Start Rasa, the action server and the desk with their clock at `now` (ticking); stop them after."""
     model = find_model()
     if model is None or not model.exists():
         missing("no trained Rasa model: run `make train` (make test does it)")
@@ -95,17 +106,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         webchat_rate_limit=1000,
     )
     children = supervisor.build_children(settings, model)
-    for child in children:  # one frozen clock for Rasa's time extractor and the booking actions
-        child.env["HELPDESK_NOW"] = E2E_NOW
+    clock_env = clock.environment(now)
+    for child in children:  # one clock for the desk, Rasa's time extractor and the actions
+        child.env.update(clock_env)
     for child in children:
         supervisor.start(child)
     try:
         if not supervisor.wait_ready(settings, children, timeout=240):
             logs = {c.name: c.log.read_text(errors="replace")[-3000:] for c in children if c.log.exists()}
             pytest.fail("the help desk did not become healthy:\n" + json.dumps(logs, ensure_ascii=False, indent=1))
-        yield Stack(settings, children, db_url)
+        yield Stack(settings, children, db_url, clock_env)
     finally:
         supervisor.stop(children)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The help desk on a workday morning, inside office hours."""
+    yield from launch(tmp_path_factory, E2E_NOW)
+
+
+@pytest.fixture(scope="session")
+def closed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The help desk on the same workday's evening, outside office hours."""
+    yield from launch(tmp_path_factory, E2E_CLOSED_NOW)
 
 
 def health(stack: Stack) -> dict:  # type: ignore[type-arg]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from desk import accounts
+from knowledge_base.models import utcnow
 from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
 from desk.security import (
     StaffDep,
@@ -53,7 +53,7 @@ async def login(
     def check() -> accounts.CurrentUser:
         with sessions() as session:
             try:
-                user = accounts.authenticate(session, username, password, address, datetime.now(timezone.utc))
+                user = accounts.authenticate(session, username, password, address, utcnow())
             finally:
                 session.commit()  # failures are counted even when the login is refused
             return user

@@ -45,8 +45,8 @@ STARTS = {"book_appointment", "reschedule_appointment", "cancel_appointment", "c
 
 
 @pytest.fixture(autouse=True)
-def booking_env(kb_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HELPDESK_NOW", NOW)
+def booking_env(kb_env: str, monkeypatch: pytest.MonkeyPatch, freeze_clock: Any) -> None:
+    freeze_clock(NOW)
     monkeypatch.setenv("HELPDESK_BOOKING_KEY", ContactCipher.generate_key())
 
 
@@ -248,8 +248,8 @@ async def test_an_impossible_time_says_why_and_offers_the_nearest_free_slots(
     assert chat.slots["requested_slot"] == "booking_time"
 
 
-async def test_a_public_holiday_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HELPDESK_NOW", "2026-09-28T10:00:00+08:00")
+async def test_a_public_holiday_is_named(freeze_clock: Any) -> None:
+    freeze_clock("2026-09-28T10:00:00+08:00")
     chat = Chat()
     await chat.say("预约心理咨询", "book_appointment", COUNSELING)
     why, nearest = await chat.say("10月2号上午十点", "choose_time")
