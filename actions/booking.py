@@ -47,7 +47,7 @@ from actions.booking_text import (
 )
 from actions.faq import answer_if_confident
 from actions.kb import knowledge_base
-from knowledge_base.booking_errors import (
+from knowledge_base.booking.errors import (
     AlreadyBooked,
     BookingError,
     BookingNotChangeable,
@@ -58,8 +58,8 @@ from knowledge_base.booking_errors import (
     SlotUnavailable,
     TooManyBookings,
 )
-from knowledge_base.booking_support import bookable_services
-from knowledge_base.booking_types import BookingView
+from knowledge_base.booking.support import bookable_services
+from knowledge_base.booking.types import BookingView
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from actions.booking_text import (
     when_label,
 )
 from actions.kb import knowledge_base
-from knowledge_base.booking_support import bookable_services
-from knowledge_base.booking_types import BookingView, Slot
+from knowledge_base.booking.support import bookable_services
+from knowledge_base.booking.types import BookingView, Slot
 from knowledge_base.repository import NotFound
 from knowledge_base.timeexpr import TZ, part_of_day_bucket
 

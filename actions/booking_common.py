@@ -13,9 +13,9 @@ from functools import lru_cache
 from sqlalchemy.orm import sessionmaker
 
 from knowledge_base import config, timeexpr
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_support import ContactBook
-from knowledge_base.booking_types import BookingPolicy
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.support import ContactBook
+from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
 

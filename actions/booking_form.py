@@ -50,9 +50,9 @@ from actions.booking_parse import (
     number_candidate,
 )
 from actions.kb import knowledge_base
-from knowledge_base.booking_errors import BookingError, InvalidContact, ServiceNotBookable
-from knowledge_base.booking_support import bookable_services, one_at_a_time_services
-from knowledge_base.booking_types import BookingView
+from knowledge_base.booking.errors import BookingError, InvalidContact, ServiceNotBookable
+from knowledge_base.booking.support import bookable_services, one_at_a_time_services
+from knowledge_base.booking.types import BookingView
 from knowledge_base.privacy import Contact
 
 log = logging.getLogger(__name__)

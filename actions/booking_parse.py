@@ -26,8 +26,8 @@ from actions.booking_common import (
     INTENT_GOODBYE,
 )
 from knowledge_base import timeexpr
-from knowledge_base.answering import booking_topic
-from knowledge_base.booking import CODE_ALPHABET, CODE_LENGTH, normalize_code
+from knowledge_base.booking.service import CODE_ALPHABET, CODE_LENGTH, normalize_code
+from knowledge_base.faq.answering import booking_topic
 from knowledge_base.privacy import validate_contact
 
 # Intents the rules answer while the form waits (then the form asks its question again) ...

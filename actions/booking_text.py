@@ -22,7 +22,7 @@ from actions.booking_common import (
     INTENT_LIST,
     INTENT_RESCHEDULE,
 )
-from knowledge_base.booking_types import BookingView, Slot
+from knowledge_base.booking.types import BookingView, Slot
 from knowledge_base.timeexpr import TZ
 
 WEEKDAYS = "一二三四五六日"

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.constants import ENTITY_SERVICE
 from actions.kb import first_entity, knowledge_base
-from knowledge_base.answering import KnowledgeBase, ServiceCard
+from knowledge_base.faq.answering import KnowledgeBase, ServiceCard
 from knowledge_base.repository import NotFound
 
 

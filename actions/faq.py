@@ -18,8 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.constants import ENTITY_FAQ_ID, ENTITY_SERVICE, INTENT_CHOOSE_FAQ
 from actions.kb import first_entity, knowledge_base
 from knowledge_base import safety
-from knowledge_base.answering import FaqAnswer, KnowledgeBase
 from knowledge_base.decisions import Outcome, route
+from knowledge_base.faq.answering import FaqAnswer, KnowledgeBase
 from knowledge_base.repository import NotFound
 
 SLOT_GIVE_UPS = "faq_give_ups"

@@ -20,8 +20,8 @@ from actions.catalog import resolve_service
 from actions.constants import INTENT_COMPLAIN, INTENT_CRISIS
 from actions.kb import knowledge_base
 from knowledge_base import safety
-from knowledge_base.answering import KnowledgeBase
 from knowledge_base.decisions import FAQ_PATH_INTENTS
+from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.repository import NotFound
 
 DEFAULT_DEPARTMENT = "community"

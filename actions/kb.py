@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from knowledge_base import config
-from knowledge_base.answering import KnowledgeBase
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.faq.answering import KnowledgeBase
 
 
 @lru_cache(maxsize=1)

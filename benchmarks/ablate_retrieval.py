@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from knowledge_base import dense  # noqa: E402
 from knowledge_base import text as kbtext  # noqa: E402
+from knowledge_base.faq import dense  # noqa: E402
+from knowledge_base.faq.retrieval import FaqDoc, FaqRetriever, HybridRetriever  # noqa: E402
 from knowledge_base.kbfile import load_kb_file  # noqa: E402
-from knowledge_base.retrieval import FaqDoc, FaqRetriever, HybridRetriever  # noqa: E402
 
 Ranker = Callable[[str], list[str]]
 

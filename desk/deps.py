@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import sessionmaker
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
-from desk.gateway import Gateway
+from desk.chat.gateway import Gateway
 from desk.settings import Settings
 
 

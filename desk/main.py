@@ -15,13 +15,13 @@ from fastapi.staticfiles import StaticFiles
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
-from desk.gateway import Gateway
-from desk.handoff import Handoffs
-from desk.rasa_client import RasaClient
-from desk.reminders import ReminderWorker
+from desk.chat.gateway import Gateway
+from desk.chat.rasa_client import RasaClient
+from desk.delivery.reminders import ReminderWorker
+from desk.handoff.service import Handoffs
 from desk.routes import appointments, console, health, staff, telegram, webchat, wechat
 from desk.settings import Settings, get_settings
-from knowledge_base.booking_reminders import Reminders
+from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
 

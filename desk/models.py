@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-import desk.accounts  # noqa: F401  (staff_users, referenced by tickets, on the same metadata)
+import desk.staff.accounts  # noqa: F401  (staff_users, referenced by tickets, on the same metadata)
 from knowledge_base.db import Base
 from knowledge_base.models import utcnow
 

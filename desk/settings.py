@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     handoff_hours: str = "mon-fri: 08:30-11:30, 14:00-17:30"
     handoff_idle_minutes: float = 10.0
     handoff_sweep_seconds: float = 30.0
-    # Appointment reminders (desk/reminders.py): the lead is the setting the booking core reads too
+    # Appointment reminders (desk/delivery/reminders.py): the lead is the setting the booking core reads too
     booking_reminder_lead_minutes: int = Field(default=120, ge=1)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
 
@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     @field_validator("handoff_hours")
     @classmethod
     def _office_hours(cls, value: str) -> str:
-        from desk.office_hours import parse_hours
+        from desk.handoff.office_hours import parse_hours
 
         parse_hours(value)  # a ScheduleSpecError (a ValueError) says what is wrong
         return value

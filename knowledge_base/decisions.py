@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from knowledge_base.answering import FaqDecision, KnowledgeBase
+from knowledge_base.faq.answering import FaqDecision, KnowledgeBase
 
 INTENT_OUT_OF_SCOPE = "out_of_scope"
 INTENT_NLU_FALLBACK = "nlu_fallback"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from knowledge_base.schedule import ScheduleSpecError, canonical_hours, parse_ranges
+from knowledge_base.booking.schedule import ScheduleSpecError, canonical_hours, parse_ranges
 
 
 class _Entry(BaseModel):

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from knowledge_base.booking_errors import ContactKeyError, InvalidContact
+from knowledge_base.booking.errors import ContactKeyError, InvalidContact
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _STUDENT_NUMBER = re.compile(r"^[A-Z0-9]{4,20}$")

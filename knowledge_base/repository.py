@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from knowledge_base import schedule_store
+from knowledge_base.booking import schedule_store
 from knowledge_base.kbfile import FaqIn, KbFileIn
 from knowledge_base.models import Department, Faq, FaqRevision, KbRevision, Service, Synonym, utcnow
 

@@ -6,9 +6,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import desk.accounts  # noqa: F401  (registers the account tables)
 import desk.models  # noqa: F401  (registers the desk tables)
-import knowledge_base.booking_models  # noqa: F401  (registers the booking tables)
+import desk.staff.accounts  # noqa: F401  (registers the account tables)
+import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)
 import knowledge_base.models  # noqa: F401  (registers the knowledge-base tables)
 from knowledge_base import config as kb_config
 from knowledge_base.db import Base, make_engine

@@ -66,7 +66,11 @@ targets=("$@")
 for t in "${targets[@]}"; do
   case "$t" in
     app) make_env app requirements/app.txt
-         [ -x .venv/app/bin/helpdesk ] || .venv/app/bin/pip install -q --no-deps -e . ;;
+         # the project itself (entry points, packages): again whenever pyproject.toml changes
+         pkg=$(sha256sum < pyproject.toml | cut -d" " -f1)
+         if [ ! -x .venv/app/bin/helpdesk ] || [ "$(cat .venv/app/.project.sha256 2>/dev/null)" != "$pkg" ]; then
+           .venv/app/bin/pip install -q --no-deps -e . && echo "$pkg" > .venv/app/.project.sha256
+         fi ;;
     rasa) make_env rasa requirements/rasa.txt ;;
     browser) install_browser ;;
     *) echo "unknown target $t" >&2; exit 2 ;;

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +16,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-import desk.accounts  # noqa: F401  (registers the account tables)
 import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
+import desk.staff.accounts  # noqa: F401  (registers the account tables)
 from knowledge_base import repository
-from knowledge_base.answering import KnowledgeBase
 from knowledge_base.config import seed_file
 from knowledge_base.db import Base, make_engine, make_session_factory
+from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.kbfile import KbFileIn, load_kb_file
 
 pytest_plugins = ["tests.stack", "tests.fake_telegram", "tests.fake_wechat"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk import supervisor
+from desk.ops import supervisor
 from desk.settings import Settings
 from knowledge_base import clock
 from knowledge_base.config import PROJECT_ROOT

@@ -19,9 +19,9 @@ from connectors.wechat_crypto import MessageCrypto
 from desk.channels.common import Runner, StoredSignal
 from desk.channels.telegram import TelegramChannel
 from desk.channels.wechat import WeChatChannel
-from desk.delivery import DeliveryWorker
-from desk.gateway import Gateway
-from desk.outbox import Outbox
+from desk.chat.gateway import Gateway
+from desk.delivery.outbox import Outbox
+from desk.delivery.worker import DeliveryWorker
 from desk.settings import Settings
 
 logger = logging.getLogger(__name__)

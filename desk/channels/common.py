@@ -1,4 +1,4 @@
-"""What the Telegram and WeChat channels share in the desk: the welcome, stored buttons, and
+"""What the Telegram and WeChat channels share in the desk: stored buttons, and
 running a message through the gateway in the background while the webhook waits only as long
 as it must (until the message is stored, or for WeChat until the answer or its 4-second budget).
 """
@@ -14,33 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
-from desk.gateway import GatewayResult, log_id
+from desk.chat.gateway import GatewayResult, log_id
 from desk.models import Message
-from desk.routes.webchat import WELCOME_BUTTONS, WELCOME_TEXT
 from desk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
-HELP_TEXT = "直接用文字告诉我你要办的事就行，比如“校园卡丢了怎么办”。也可以点下面的常见问题，或找老师帮忙。"
 MENU_LOOKBACK = 20
 
 
 class NotStored(Exception):
     """The inbound message could not be stored; the channel should deliver it again."""
-
-
-def menu_buttons() -> list[dict[str, str]]:
-    """The welcome's quick replies, each with a payload (a question's payload is its title)."""
-    return [{"title": b["title"], "payload": b["payload"] or b["title"]} for b in WELCOME_BUTTONS]
-
-
-def welcome_reply(university_name: str) -> dict[str, Any]:
-    """The welcome a new follower or /start gets: the same words as the web chat's."""
-    return {"role": "bot", "text": WELCOME_TEXT.format(university=university_name), "buttons": menu_buttons()}
-
-
-def help_reply() -> dict[str, Any]:
-    return {"role": "bot", "text": HELP_TEXT, "buttons": menu_buttons()}
 
 
 def stored_button(sessions: sessionmaker, conversation_id: str, message_id: int, index: int) -> dict[str, str] | None:

@@ -26,8 +26,9 @@ from connectors.telegram import (
     inbound_for,
     parse_update,
 )
-from desk.channels.common import Runner, help_reply, stored_button, welcome_reply
-from desk.gateway import Gateway, GatewayResult, log_id
+from desk.channels.common import Runner, stored_button
+from desk.chat.gateway import Gateway, GatewayResult, log_id
+from desk.chat.welcome import help_reply, welcome_reply
 from desk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)

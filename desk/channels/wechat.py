@@ -35,9 +35,10 @@ from connectors.wechat import (
     valid_params,
 )
 from connectors.wechat_crypto import MessageCrypto, WeChatCryptoError, check_msg_signature, check_signature
-from desk.channels.common import Runner, current_menu, from_button, welcome_reply
-from desk.gateway import Gateway, GatewayResult, log_id
-from desk.outbox import Outbox
+from desk.channels.common import Runner, current_menu, from_button
+from desk.chat.gateway import Gateway, GatewayResult, log_id
+from desk.chat.welcome import welcome_reply
+from desk.delivery.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 

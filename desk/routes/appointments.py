@@ -26,13 +26,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from desk.accounts import CurrentUser
-from desk.security import AdminDep, StaffDep
-from knowledge_base import booking_models as bm
-from knowledge_base.booking import normalize_code
-from knowledge_base.booking_errors import BookingNotChangeable, BookingNotFound, ContactKeyError
-from knowledge_base.booking_staff import MODE_ZH, STATUS_ZH, StaffBookings, export_csv
-from knowledge_base.booking_types import StaffBookingRow
+from desk.staff.accounts import CurrentUser
+from desk.staff.security import AdminDep, StaffDep
+from knowledge_base.booking import models as bm
+from knowledge_base.booking.errors import BookingNotChangeable, BookingNotFound, ContactKeyError
+from knowledge_base.booking.service import normalize_code
+from knowledge_base.booking.staff import MODE_ZH, STATUS_ZH, StaffBookings, export_csv
+from knowledge_base.booking.types import StaffBookingRow
 from knowledge_base.models import Department, Service, utcnow
 from knowledge_base.privacy import Contact, ContactCipher
 from knowledge_base.timeexpr import TZ

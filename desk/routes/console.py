@@ -1,6 +1,6 @@
 """The staff console: the live page at /staff/, its JSON API over the Handoffs service, and /ws/staff.
 
-Every action goes through `app.state.handoffs` (desk/handoff.py), which enforces who may see and do
+Every action goes through `app.state.handoffs` (desk/handoff/service.py), which enforces who may see and do
 what; this module only translates HTTP to calls and errors to Chinese messages. JSON POSTs and
 DELETEs carry the session's CSRF token in `X-CSRF-Token` (checked by `current_staff`, 403 without).
 
@@ -25,11 +25,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from desk import accounts
-from desk import handoff as core
+from desk.handoff import service as core
 from desk.models import HandoffRequest
-from desk.routes.staff import undelivered
-from desk.security import AdminDep, StaffDep, current_staff, read_session
+from desk.staff import accounts
+from desk.staff.security import AdminDep, StaffDep, current_staff, read_session
+from desk.staff.undelivered import undelivered
 from knowledge_base.models import Department, Service
 
 router = APIRouter()

@@ -9,7 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
-from desk.rasa_client import RasaUnavailable
+from desk.chat.rasa_client import RasaUnavailable
 
 router = APIRouter()
 

@@ -9,12 +9,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 
-from desk import accounts
-from knowledge_base.models import utcnow
-from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
-from desk.security import (
+from desk.staff import accounts
+from desk.staff.security import (
     StaffDep,
     check_login_csrf,
     end_session,
@@ -22,6 +19,8 @@ from desk.security import (
     set_login_csrf_cookie,
     start_session,
 )
+from desk.staff.undelivered import undelivered
+from knowledge_base.models import utcnow
 
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -74,36 +73,6 @@ async def logout(user: StaffDep) -> Response:
     response = RedirectResponse("/staff/login", status_code=303)
     end_session(response)
     return response
-
-
-def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
-    """Messages a channel refused for good (blocked bot, closed WeChat window...), newest first.
-
-    Admins see all; staff see those of conversations with a request they may see.
-    """
-    with sessions() as session:
-        rows = session.execute(
-            select(OutboxItem, Message)
-            .join(Message, Message.id == OutboxItem.message_id)
-            .where(OutboxItem.status == OUTBOX_FAILED)
-            .order_by(OutboxItem.id.desc())
-            .limit(200)
-        ).all()
-        if not user.is_admin:
-            requests = session.scalars(select(HandoffRequest)).all()
-            allowed = {r.conversation_id for r in requests if user.can_see(r.department_id, r.priority)}
-            rows = [row for row in rows if row[0].conversation_id in allowed]
-        return [
-            {
-                "conversation_id": item.conversation_id,
-                "channel": item.channel,
-                "text": message.text,
-                "error": item.last_error or "",
-                "attempts": item.attempts,
-                "created_at": item.created_at.isoformat() if item.created_at else None,
-            }
-            for item, message in rows
-        ]
 
 
 @router.get("/api/staff/undelivered")

@@ -12,23 +12,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from connectors.webchat import COOKIE_NAME, TOKEN_MAX_AGE_SECONDS, WebchatProtocolError, parse_frame
+from desk.chat.gateway import log_id
+from desk.chat.welcome import welcome_reply
 from desk.deps import GatewayDep, SettingsDep, TokensDep
-from desk.gateway import log_id
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-
-WELCOME_TEXT = (
-    "你好，我是{university}一站式学生社区的智能助手，24小时在线。\n"
-    "可以问我奖助学金、证件补办、宿舍报修、校园网等办事问题，也可以帮你找到对应的老师。"
-)
-WELCOME_BUTTONS = [
-    {"title": "校园卡丢了怎么办", "payload": ""},
-    {"title": "怎么开在读证明", "payload": ""},
-    {"title": "心理咨询怎么预约", "payload": ""},
-    {"title": "转人工", "payload": "/request_human"},
-]
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -64,11 +54,7 @@ async def webchat_session(
         )
     messages = await to_thread.run_sync(gateway.history, conversation_id, max(after, 0))
     if not messages and after == 0:
-        welcome = {
-            "role": "bot",
-            "text": WELCOME_TEXT.format(university=settings.university_name),
-            "buttons": [{"title": b["title"], "payload": b["payload"] or b["title"]} for b in WELCOME_BUTTONS],
-        }
+        welcome = welcome_reply(settings.university_name)
         messages = await gateway.store_bot_messages(conversation_id, "web", [welcome])
     return {"conversation_id": conversation_id, "messages": messages}
 

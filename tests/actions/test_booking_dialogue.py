@@ -26,7 +26,7 @@ from actions.booking_ask import (
 from actions.booking_common import backend
 from actions.booking_form import ValidateAppointmentForm
 from actions.booking_parse import contact_parts
-from knowledge_base.booking_models import Booking, StudentContact
+from knowledge_base.booking.models import Booking, StudentContact
 from knowledge_base.privacy import Contact, ContactCipher
 from knowledge_base.timeexpr import TZ
 from tests.knowledge_base.booking_helpers import at

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from desk import accounts
 from desk.models import CannedReply, Conversation, HandoffRequest, Message
+from desk.staff import accounts
 from knowledge_base.config import PROJECT_ROOT, var_dir
 from tests.stack import Stack
 
@@ -248,7 +248,7 @@ def test_the_console_reconnects_after_a_desk_restart_and_reloads_the_queue(
     stack: Stack, desktop: Any, staff_member: dict[str, Any]
 ) -> None:
     """A ticket that arrived while the console was cut off shows up once it is back, without a reload."""
-    from desk import supervisor
+    from desk.ops import supervisor
 
     staff = desktop
     staff.goto(stack.base_url + "/staff/login")

@@ -68,7 +68,7 @@ def test_student_text_is_never_rendered_as_html(stack: Stack, phone: Any) -> Non
 
 def test_the_chat_reconnects_and_sends_what_was_typed_while_offline(stack: Stack, phone: Any) -> None:
     """The desk restarts under an open page: the page says so, reconnects, and loses no message."""
-    from desk import supervisor
+    from desk.ops import supervisor
 
     page = phone
     page.goto(stack.base_url + "/")

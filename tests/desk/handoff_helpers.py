@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
-from desk import accounts
-from desk.gateway import Gateway
-from desk.handoff import Handoffs
+from desk.chat.gateway import Gateway
+from desk.chat.rasa_client import RasaClient
+from desk.handoff.service import Handoffs
 from desk.models import Conversation, HandoffRequest, Message
-from desk.rasa_client import RasaClient
 from desk.settings import Settings
+from desk.staff import accounts
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MONDAY_10AM = datetime(2025, 12, 1, 10, 0, tzinfo=BEIJING)  # a workday, inside office hours

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from desk import accounts
 from desk.main import create_app
 from desk.routes.appointments import get_clock
 from desk.settings import Settings
-from knowledge_base import booking_models as bm
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_types import BookingView
+from desk.staff import accounts
+from knowledge_base.booking import models as bm
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.types import BookingView
 from knowledge_base.privacy import Contact, ContactCipher
 from tests.knowledge_base.booking_helpers import NOW, at, student
 

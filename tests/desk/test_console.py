@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from desk import accounts
 from desk.main import create_app
 from desk.models import Conversation, HandoffRequest, Message
 from desk.routes.console import StaffHub, origin_allowed
 from desk.settings import Settings
+from desk.staff import accounts
 from knowledge_base.models import utcnow
 
 PASSWORD = "correct-horse-battery"

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from desk.handoff import Conflict, Forbidden, IllegalTransition, NotFound
+from desk.handoff.office_hours import OfficeHours, describe_opening, parse_hours
+from desk.handoff.service import Conflict, Forbidden, IllegalTransition, NotFound
 from desk.models import TicketEvent
-from desk.office_hours import OfficeHours, describe_opening, parse_hours
-from knowledge_base.schedule import ScheduleSpecError
+from knowledge_base.booking.schedule import ScheduleSpecError
 from tests.desk.handoff_helpers import (
     FRIDAY_6PM,
     MONDAY_10AM,
@@ -320,7 +320,7 @@ def test_office_hours_parse_and_describe() -> None:
 
 
 def test_seeded_canned_replies_per_department(sessions: sessionmaker, seed_kb, staff) -> None:  # type: ignore[no-untyped-def]
-    from desk import canned_replies
+    from desk.staff import canned_replies
 
     entries = canned_replies.load_seed()
     departments = {d.id for d in seed_kb.departments}

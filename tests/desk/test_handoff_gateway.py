@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from connectors.telegram import TelegramSender, make_bot
-from desk.delivery import DeliveryWorker
-from desk.outbox import Outbox
+from desk.delivery.outbox import Outbox
+from desk.delivery.worker import DeliveryWorker
 from tests.desk.handoff_helpers import FRIDAY_6PM, MONDAY_10AM, Clock, Desk, handoff_packet
 from tests.fake_telegram import TOKEN, FakeTelegram
 

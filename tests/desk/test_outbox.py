@@ -17,11 +17,11 @@ from sqlalchemy.orm import sessionmaker
 from connectors.base import InboundMessage, OutboundMessage
 from connectors.telegram import TelegramSender, make_bot
 from connectors.text import utf16_len
-from desk.delivery import DeliveryWorker
-from desk.gateway import Gateway
+from desk.chat.gateway import Gateway
+from desk.chat.rasa_client import RasaClient
+from desk.delivery.outbox import Outbox
+from desk.delivery.worker import DeliveryWorker
 from desk.models import Message, OutboxItem
-from desk.outbox import Outbox
-from desk.rasa_client import RasaClient
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.stack import free_port
 

@@ -15,15 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from desk.gateway import Gateway, log_id
+from desk.chat.gateway import Gateway, log_id
+from desk.delivery.reminders import ReminderWorker, reminder_text
 from desk.main import create_app
 from desk.models import Conversation, Message, OutboxItem
-from desk.reminders import ReminderWorker, reminder_text
 from desk.settings import Settings
-from knowledge_base import booking_models as bm
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_reminders import Reminders
-from knowledge_base.booking_types import BookingView, Reminder
+from knowledge_base.booking import models as bm
+from knowledge_base.booking.reminders import Reminders
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.types import BookingView, Reminder
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
 from tests.conftest import seeded

@@ -10,9 +10,9 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from desk import accounts
 from desk.models import OUTBOX_FAILED, Conversation, HandoffRequest, Message, OutboxItem
-from desk.security import STAFF_COOKIE
+from desk.staff import accounts
+from desk.staff.security import STAFF_COOKIE
 
 
 def login_form_token(client: TestClient) -> str:
@@ -59,7 +59,7 @@ def people(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_cli_creates_the_first_admin_with_a_password_shown_once(db_url: str, sessions) -> None:  # type: ignore[no-untyped-def]
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url)
-    run = [sys.executable, "-m", "desk.cli", "user", "create", "--admin"]
+    run = [sys.executable, "-m", "desk.ops.cli", "user", "create", "--admin"]
     first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     password = first.stdout.split("password (shown once, change it after the first login): ")[1].strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from desk import supervisor
+from desk.ops import supervisor
 from desk.settings import Settings
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from connectors.text import utf16_len
-from desk.gateway import log_id
+from desk.chat.gateway import log_id
 from desk.main import create_app
 from desk.models import Message, OutboxItem
 from desk.settings import Settings

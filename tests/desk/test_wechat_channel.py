@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from wechatpy.crypto import WeChatCrypto
 
-from desk.gateway import log_id
+from desk.chat.gateway import log_id
 from desk.main import create_app
 from desk.models import Message, OutboxItem
 from desk.settings import Settings

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from desk import accounts
 from desk.models import HandoffRequest
-from knowledge_base.booking_models import Booking, StudentContact
+from desk.staff import accounts
+from knowledge_base.booking.models import Booking, StudentContact
 from knowledge_base.timeexpr import TZ
 from tests.e2e.conftest import ChatClient
 from tests.stack import Stack

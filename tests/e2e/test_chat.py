@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from desk import supervisor
+from desk.ops import supervisor
 from knowledge_base import repository
 from knowledge_base.kbfile import FaqIn
 from tests.e2e.conftest import ChatClient

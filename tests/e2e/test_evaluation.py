@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk import evaluation, supervisor
+from desk.ops import evaluation, supervisor
 from tests.stack import Stack, find_model
 
 pytestmark = pytest.mark.e2e

@@ -53,7 +53,9 @@ async def test_in_office_hours_the_student_queues_sees_the_wait_and_can_cancel(s
     chat = await ChatClient(stack).open()
     try:
         _, notice = await ask_for_a_person(chat)
-        assert re.fullmatch(r"已为你转接人工服务，你是下一位，预计等待约\d+分钟，不想等了可以点“不用了”。", notice["text"])
+        assert re.fullmatch(
+            r"已为你转接人工服务，你是下一位，预计等待约\d+分钟，不想等了可以点“不用了”。", notice["text"]
+        )
         assert notice["buttons"] == [{"title": "不用了", "payload": "/cancel_handoff"}]
         ticket = ticket_of(stack, chat.conversation_id)
         assert (ticket.reason, ticket.status) == ("request", "queued")

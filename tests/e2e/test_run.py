@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk import supervisor
+from desk.ops import supervisor
 from tests.stack import EMBEDDINGS, find_model, free_port
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base.booking import BookingService
+from knowledge_base.booking.service import BookingService
 from knowledge_base.db import make_engine
 from knowledge_base.privacy import ContactCipher
 from tests.conftest import seeded

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_errors import (
+from knowledge_base.booking.errors import (
     AlreadyBooked,
     BeyondHorizon,
     BookingNotChangeable,
@@ -28,8 +27,9 @@ from knowledge_base.booking_errors import (
     StaffUnavailable,
     TooManyBookings,
 )
-from knowledge_base.booking_models import Booking, BookingSlot
-from knowledge_base.booking_types import BookingPolicy
+from knowledge_base.booking.models import Booking, BookingSlot
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.privacy import Contact, ContactCipher
 from knowledge_base.timeexpr import extract
 from tests.knowledge_base.booking_helpers import NOW, at, student

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_errors import AlreadyBooked, BookingError
-from knowledge_base.booking_models import CANCELLED, Booking, BookingSlot
+from knowledge_base.booking.errors import AlreadyBooked, BookingError
+from knowledge_base.booking.models import CANCELLED, Booking, BookingSlot
+from knowledge_base.booking.service import BookingService
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
 from tests.knowledge_base.booking_helpers import NOW, at, student

@@ -10,13 +10,9 @@ import pytest
 import yaml
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base import repository, schedule_store
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_types import BookingPolicy
-from knowledge_base.holidays import OfficeCalendar
-from knowledge_base.kbfile import KbValidationError, parse_kb
-from knowledge_base.models import Department, Service
-from knowledge_base.schedule import (
+from knowledge_base import repository
+from knowledge_base.booking import schedule_store
+from knowledge_base.booking.schedule import (
     DayException,
     ScheduleSpecError,
     ServiceSchedule,
@@ -25,6 +21,11 @@ from knowledge_base.schedule import (
     parse_ranges,
     parse_weekly,
 )
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.types import BookingPolicy
+from knowledge_base.holidays import OfficeCalendar
+from knowledge_base.kbfile import KbValidationError, parse_kb
+from knowledge_base.models import Department, Service
 from tests.knowledge_base.booking_helpers import NOW, at
 
 BOOKABLE = {

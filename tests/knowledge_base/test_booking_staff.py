@@ -10,10 +10,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base.booking import BookingService
-from knowledge_base.booking_errors import BookingNotChangeable, BookingNotFound
-from knowledge_base.booking_reminders import Reminders
-from knowledge_base.booking_staff import StaffBookings, export_csv
+from knowledge_base.booking.errors import BookingNotChangeable, BookingNotFound
+from knowledge_base.booking.reminders import Reminders
+from knowledge_base.booking.service import BookingService
+from knowledge_base.booking.staff import StaffBookings, export_csv
 from knowledge_base.privacy import Contact, ContactCipher
 from tests.knowledge_base.booking_helpers import NOW, at, student
 

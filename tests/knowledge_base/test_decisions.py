@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from knowledge_base.answering import KnowledgeBase
 from knowledge_base.decisions import CRISIS_MIN_CONFIDENCE, route
+from knowledge_base.faq.answering import KnowledgeBase
 
 
 def test_the_lexicon_starts_the_crisis_flow_whatever_the_classifier_says(kb: KnowledgeBase) -> None:

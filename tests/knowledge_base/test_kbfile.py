@@ -87,7 +87,7 @@ def _helpdesk(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
 
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url)
     return subprocess.run(
-        [sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "desk.ops.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from knowledge_base.answering import KnowledgeBase
-from knowledge_base.booking import BookingService
+from knowledge_base.booking.service import BookingService
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.privacy import Contact, ContactCipher
 from tests.knowledge_base.booking_helpers import NOW, at
 
@@ -17,7 +17,7 @@ def test_migrate_seed_and_answer_on_postgres(pg_url: str) -> None:
     env = dict(os.environ, HELPDESK_DATABASE_URL=pg_url)
     for args in (["db", "upgrade"], ["db", "seed"]):
         result = subprocess.run(
-            [sys.executable, "-m", "desk.cli", *args], env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "desk.ops.cli", *args], env=env, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stderr
     engine = make_engine(pg_url)

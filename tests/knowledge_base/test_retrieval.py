@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge_base import repository
-from knowledge_base.answering import KnowledgeBase
+from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.kbfile import FaqIn
 
 
