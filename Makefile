@@ -42,8 +42,10 @@ test-py: setup train ## run pytest (unit, e2e and browser tests)
 
 test: validate test-stories test-py ## set up and run every test (Rasa data validation, story tests, pytest)
 
-lint: setup ## ruff (lint + format check)
+lint: setup ## ruff (lint + format check), mypy, import directions (.importlinter)
 	@$(APP)/ruff check . && $(APP)/ruff format --check .
+	@$(APP)/mypy
+	@$(APP)/lint-imports --no-logo --no-cache
 
 KB ?= ../shared/benchmarks/campus/kb.yml
 DATA ?= ../shared/benchmarks/campus/dev_faq.jsonl ../shared/benchmarks/campus/dev_dialogue.jsonl
