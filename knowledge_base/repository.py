@@ -7,7 +7,7 @@ but never commit, so a whole import is one transaction: all of it lands, or none
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -111,23 +111,23 @@ def import_kb(session: Session, kb: KbFileIn, replace: bool = False, changed_by:
     report = ImportReport()
     for dep in kb.departments:
         values = dep.model_dump(exclude={"id"})
-        obj = session.get(Department, dep.id)
-        if obj is None:
+        department = session.get(Department, dep.id)
+        if department is None:
             session.add(Department(id=dep.id, **values))
             report.created["departments"] += 1
-        elif _apply(obj, values):
+        elif _apply(department, values):
             report.updated["departments"] += 1
     session.flush()
     for svc in kb.services:
         values = svc.model_dump(exclude={"id", "department", "schedule"})
         values["department_id"] = svc.department
-        obj = session.get(Service, svc.id)
-        if obj is None:
+        service = session.get(Service, svc.id)
+        if service is None:
             session.add(Service(id=svc.id, **values))
             session.flush()
             schedule_store.save_schedule(session, svc.id, svc.schedule)
             report.created["services"] += 1
-        elif _apply(obj, values) | schedule_store.save_schedule(session, svc.id, svc.schedule):
+        elif _apply(service, values) | schedule_store.save_schedule(session, svc.id, svc.schedule):
             report.updated["services"] += 1
     session.flush()
     for faq in kb.faqs:
@@ -153,7 +153,10 @@ def import_kb(session: Session, kb: KbFileIn, replace: bool = False, changed_by:
     return report
 
 
-def _delete_missing(session: Session, model: type[Faq] | type[Service] | type[Department], keep: set[str]) -> int:
+_Entry = TypeVar("_Entry", Faq, Service, Department)
+
+
+def _delete_missing(session: Session, model: type[_Entry], keep: set[str]) -> int:
     """Delete the rows of `model` whose id is not in `keep`; returns how many."""
     removed = 0
     for row in session.scalars(select(model)).all():

@@ -127,9 +127,8 @@ class Runner:
         stored = self._signal.expect(conv, ext)
         try:
             task = self.spawn(work, conv)
-            done, _ = await asyncio.wait(
-                {task, stored}, timeout=self._store_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            waiting: set[asyncio.Future[Any]] = {task, stored}
+            done, _ = await asyncio.wait(waiting, timeout=self._store_timeout, return_when=asyncio.FIRST_COMPLETED)
             if stored in done:
                 return task
             if task in done and not task.cancelled() and task.exception() is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
@@ -131,7 +132,7 @@ class ReminderWorker:
             if self._stopping:
                 break
             try:
-                won = await to_thread.run_sync(lambda c=reminder.code: self.reminders.mark_reminded(c, now=now))
+                won = await to_thread.run_sync(functools.partial(self.reminders.mark_reminded, reminder.code, now=now))
             except Exception as exc:  # not marked: it stays due and is tried on the next tick
                 logger.error("booking %s: could not mark the reminder: %s", reminder.code, type(exc).__name__)
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from datetime import timedelta
@@ -100,9 +101,9 @@ class DeliveryWorker:
             conversation_id = job.message.conversation_id
             task = asyncio.create_task(self._deliver(job))
             self._inflight[conversation_id] = task
-            task.add_done_callback(lambda _t, c=conversation_id: self._done(c))
+            task.add_done_callback(functools.partial(self._done, conversation_id))
 
-    def _done(self, conversation_id: str) -> None:
+    def _done(self, conversation_id: str, _task: object) -> None:
         self._inflight.pop(conversation_id, None)
         self._outbox.wake.set()
 
