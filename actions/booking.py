@@ -1,6 +1,6 @@
 """Appointments by chat: start the appointment form, carry out what the student confirmed, list bookings.
 
-The form itself (questions and answers) is in booking_form.py and booking_ask.py. The student is the
+The form itself (questions and answers) is in booking_form.py, booking_contact.py and booking_ask.py. The student is the
 conversation (`tracker.sender_id`): "my bookings" are the ones made in this conversation, and a
 reminder goes back to it. Every booking error becomes a specific Chinese answer with what to do next.
 """
@@ -202,7 +202,8 @@ async def explain(dispatcher: CollectingDispatcher, tracker: Tracker, exc: Booki
         name = await service_name(exc.service_id)
         mine = await asyncio.to_thread(backend().bookings.my_bookings, tracker.sender_id, now=now())
         # the open one may have been made in another conversation (same student number): no buttons then
-        buttons = booking_buttons(exc.code) if any(v.code == exc.code for v in mine) else [MY_BOOKINGS_BUTTON]
+        known = exc.code if exc.code and any(v.code == exc.code for v in mine) else None
+        buttons = booking_buttons(known) if known else [MY_BOOKINGS_BUTTON]
         dispatcher.utter_message(
             response="utter_booking_already_booked", service_name=name, code=exc.code or "", buttons=buttons
         )
