@@ -5,12 +5,12 @@ so the rules stay few. This action replaces rasa-sdk's per-slot extraction: it r
 for the question asked (`requested_slot`), fills what the message answers, and names the next question.
 It returns no slot at all only for a question on the side or a request for a person; Rasa then rejects
 the form and the rules answer it (and come back to the form, or end it). "算了" ends the form unconfirmed.
+The contact questions (name, student number, phone) are answered in booking_contact.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -27,37 +27,23 @@ from actions.booking_common import (
     ENTITY_CODE,
     FORM,
     FORM_SLOTS,
-    NAME,
     OFFER,
     OP,
     OP_BY_INTENT,
-    PHONE,
     REQUESTED,
     RESCHEDULE,
     SERVICE,
-    STUDENT_NUMBER,
     TIME,
-    Backend,
     backend,
     now,
 )
-from actions.booking_parse import (
-    Said,
-    contact_parts,
-    field_value,
-    looks_like_name,
-    name_candidate,
-    number_candidate,
-)
+from actions.booking_contact import answer_contact
+from actions.booking_parse import Said
 from actions.kb import knowledge_base
-from knowledge_base.booking.errors import BookingError, InvalidContact, ServiceNotBookable
+from knowledge_base.booking.errors import ServiceNotBookable
 from knowledge_base.booking.support import bookable_services, one_at_a_time_services
 from knowledge_base.booking.types import BookingView
-from knowledge_base.privacy import Contact
 
-log = logging.getLogger(__name__)
-
-FIELD_OF_SLOT = {NAME: "name", STUDENT_NUMBER: "student_number", PHONE: "phone"}
 # actions that run inside the form's turn; any other action after the student's message was a rule
 # answering a question on the side, and the form only asks its question again
 _FORM_TURN = {"action_listen", FORM, f"validate_{FORM}"}
@@ -71,18 +57,6 @@ def back_from_aside(tracker: Tracker) -> bool:
         if event.get("event") == "action" and event.get("name") not in _FORM_TURN:
             return True
     return False
-
-
-def seal(backend_: Backend, slot: str, value: str, student_key: str) -> str:
-    """A contact field as a Fernet token, so the tracker never holds it in clear."""
-    fields = {"name": "", "student_number": "", "phone": ""}
-    fields[FIELD_OF_SLOT[slot]] = value
-    return backend_.cipher.seal(Contact(**fields), student_key)
-
-
-def unseal(backend_: Backend, slot: str, token: str) -> str:
-    contact, _ = backend_.cipher.open(token)
-    return str(getattr(contact, FIELD_OF_SLOT[slot]))
 
 
 class Step:
@@ -142,6 +116,10 @@ class Step:
         """End the form: confirmed (do it) or not (the submit action says nothing was changed)."""
         self.set(CONFIRM, confirmed)
 
+    def contact_saved(self) -> None:
+        """The student's contact details are stored: the form asks them no more."""
+        self._remembered = True
+
     # ------------------------------------------------------------------ the first message
 
     async def prefill(self) -> None:
@@ -164,7 +142,7 @@ class Step:
         if await self.switch():
             return True
         if requested in CONTACT_SLOTS:
-            return await self.answer_contact(requested)
+            return await answer_contact(self, requested)
         if requested == CONFIRM:
             return await self.answer_confirm()
         handled = False
@@ -352,63 +330,6 @@ class Step:
         self.dispatcher.utter_message(response="utter_booking_confirm_hint")
         self.set(CONFIRM, None)
         return True
-
-    async def answer_contact(self, requested: str) -> bool:
-        if self.said.is_exit():
-            return False
-        if self.said.wants_out(self.op):
-            self.finish(False)
-            return True
-        parts = contact_parts(self.said.text)
-        field = FIELD_OF_SLOT[requested]
-        compact = "".join(self.said.text.split())
-        if field == "name":
-            candidate = name_candidate(self.said.text)
-        elif field == "student_number":
-            candidate = number_candidate(self.said.text)
-        else:
-            candidate = parts.get(field, compact)
-        value = self.checked(field, candidate)
-        if value is None and self.said.is_aside():
-            return False
-        if value is None:
-            self.dispatcher.utter_message(response=f"utter_invalid_{field}")
-            self.set(requested, None)
-            return True
-        self.set(requested, seal(self.backend, requested, value, self.key))
-        for slot in CONTACT_SLOTS:  # the other details, when given in the same message
-            other = FIELD_OF_SLOT[slot]
-            if slot != requested and self.slots[slot] is None and other in parts:
-                checked = self.checked(other, parts[other])
-                if checked is not None:
-                    self.set(slot, seal(self.backend, slot, checked, self.key))
-        if all(self.slots[s] for s in CONTACT_SLOTS):
-            await self.save_contact()
-        return True
-
-    @staticmethod
-    def checked(field: str, value: str) -> str | None:
-        if field == "name" and not looks_like_name(value):
-            return None
-        try:
-            return field_value(field, value)
-        except InvalidContact:
-            return None
-
-    async def save_contact(self) -> None:
-        """Store the three details encrypted and take them out of the slots."""
-        values = {FIELD_OF_SLOT[s]: unseal(self.backend, s, self.slots[s]) for s in CONTACT_SLOTS}
-        try:
-            await asyncio.to_thread(self.backend.contacts.remember, self.key, Contact(**values), now=self.now)
-        except BookingError:
-            log.exception("contact details could not be stored")
-            self.dispatcher.utter_message(response="utter_booking_system_error")
-            self.finish(False)
-            return
-        for slot in CONTACT_SLOTS:
-            self.set(slot, None)
-        self._remembered = True
-        self.dispatcher.utter_message(response="utter_contact_saved")
 
 
 class ValidateAppointmentForm(Action):
