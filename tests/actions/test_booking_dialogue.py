@@ -146,13 +146,14 @@ COUNSELING = [{"entity": "service", "value": "counseling"}]
 
 
 async def book_counseling(chat: Chat, when: str = "下周三下午两点") -> list[dict[str, Any]]:
-    """Book 心理咨询 with contact details; returns the messages after 确认."""
+    """Book 心理咨询 as a student new to the desk, giving the contact details; returns the messages after 确认."""
     await chat.say("我想预约心理咨询", "book_appointment", COUNSELING)
     asked = await chat.say(when, "choose_time")
-    if "utter_ask_contact_name" in responses(asked):
-        await chat.say("我叫王小明", "inform_contact")
-        await chat.say("2023010123", "inform_contact")
-        await chat.say("13812345678", "inform_contact")
+    assert "utter_ask_contact_name" in responses(asked)  # a new student is asked once
+    await chat.say("我叫王小明", "inform_contact")
+    await chat.say("2023010123", "inform_contact")
+    saved = await chat.say("13812345678", "inform_contact")
+    assert "utter_contact_saved" in responses(saved)
     return await chat.say("/affirm", "affirm")
 
 
