@@ -24,7 +24,6 @@ from actions.booking_common import (
     CODE,
     CONFIRM,
     CONTACT_SLOTS,
-    ENTITY_CODE,
     FORM,
     FORM_SLOTS,
     NAME,
@@ -53,6 +52,7 @@ from actions.kb import knowledge_base
 from knowledge_base.booking.errors import BookingError, InvalidContact, ServiceNotBookable
 from knowledge_base.booking.support import bookable_services, one_at_a_time_services
 from knowledge_base.booking.types import BookingView
+from knowledge_base.names import ENTITY_CODE
 from knowledge_base.privacy import Contact
 
 log = logging.getLogger(__name__)
