@@ -13,10 +13,9 @@ from functools import lru_cache
 from sqlalchemy.orm import sessionmaker
 
 from actions.kb import session_factory
-from knowledge_base import config, names, timeexpr
+from knowledge_base import names, settings, timeexpr
 from knowledge_base.booking.service import BookingService
 from knowledge_base.booking.support import ContactBook
-from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.privacy import ContactCipher
 
 FORM = names.FORM_APPOINTMENT
@@ -56,13 +55,13 @@ class Backend:
 def _backend(url: str, key: str) -> Backend:
     sessions = session_factory(url)  # the action server's one engine for this database
     cipher = ContactCipher(key)
-    bookings = BookingService(sessions, cipher, BookingPolicy.from_env())
+    bookings = BookingService(sessions, cipher, settings.load_settings().booking.policy())
     return Backend(bookings, ContactBook(sessions, cipher), cipher, sessions)
 
 
 def backend() -> Backend:
     """The process-wide booking back end for the configured database and booking key."""
-    return _backend(config.database_url(), config.booking_key())
+    return _backend(settings.database_url(), settings.booking_key())
 
 
 def now() -> datetime:

@@ -14,10 +14,10 @@ from functools import lru_cache
 from rasa_sdk import Tracker
 from sqlalchemy.orm import sessionmaker
 
-from knowledge_base import config
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.names import ENTITY_SERVICE
+from knowledge_base.settings import database_url
 
 
 @lru_cache(maxsize=4)
@@ -33,7 +33,7 @@ def _knowledge_base(url: str) -> KnowledgeBase:
 
 def knowledge_base() -> KnowledgeBase:
     """The process-wide KnowledgeBase over the configured database."""
-    return _knowledge_base(config.database_url())
+    return _knowledge_base(database_url())
 
 
 def reset() -> None:

@@ -126,8 +126,8 @@ class TicketBase:
         self._sessions = sessions
         self._gateway = gateway
         self._clock = clock
-        self.hours = OfficeHours.parse(getattr(settings, "handoff_hours", "") or DEFAULT_HOURS)
-        self.idle = timedelta(minutes=float(getattr(settings, "handoff_idle_minutes", 10)))
+        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS)
+        self.idle = timedelta(minutes=settings.handoff.idle_minutes)
         self._listeners: list[Listener] = []
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
