@@ -16,16 +16,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answers import answer_if_confident
 from actions.booking_ask import service_name, utter_options, utter_unavailable
 from actions.booking_common import (
     BOOK,
     CANCEL,
     CODE,
     CONFIRM,
-    ENTITY_CODE,
     FORM_SLOTS,
-    INTENT_BOOK,
-    INTENT_CHOOSE_TIME,
     OP,
     OP_BY_INTENT,
     REQUESTED,
@@ -45,7 +43,6 @@ from actions.booking_text import (
     service_buttons,
     when_label,
 )
-from actions.faq import answer_if_confident
 from actions.kb import knowledge_base
 from knowledge_base.booking.errors import (
     AlreadyBooked,
@@ -60,6 +57,7 @@ from knowledge_base.booking.errors import (
 )
 from knowledge_base.booking.support import bookable_services
 from knowledge_base.booking.types import BookingView
+from knowledge_base.names import ENTITY_CODE, INTENT_BOOK, INTENT_CHOOSE_TIME
 
 log = logging.getLogger(__name__)
 

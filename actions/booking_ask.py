@@ -19,8 +19,6 @@ from actions.booking_common import (
     BOOK,
     CANCEL,
     CODE,
-    INTENT_CANCEL,
-    INTENT_RESCHEDULE,
     OFFER,
     OP,
     RESCHEDULE,
@@ -42,6 +40,7 @@ from actions.booking_text import (
 from actions.kb import knowledge_base
 from knowledge_base.booking.support import bookable_services
 from knowledge_base.booking.types import BookingView, Slot
+from knowledge_base.names import INTENT_CANCEL, INTENT_RESCHEDULE
 from knowledge_base.repository import NotFound
 from knowledge_base.timeexpr import TZ, part_of_day_bucket
 

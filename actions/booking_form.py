@@ -24,7 +24,6 @@ from actions.booking_common import (
     CODE,
     CONFIRM,
     CONTACT_SLOTS,
-    ENTITY_CODE,
     FORM,
     FORM_SLOTS,
     OFFER,
@@ -43,6 +42,7 @@ from actions.kb import knowledge_base
 from knowledge_base.booking.errors import ServiceNotBookable
 from knowledge_base.booking.support import bookable_services, one_at_a_time_services
 from knowledge_base.booking.types import BookingView
+from knowledge_base.names import ENTITY_CODE
 
 # actions that run inside the form's turn; any other action after the student's message was a rule
 # answering a question on the side, and the form only asks its question again

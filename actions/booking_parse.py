@@ -15,8 +15,11 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.booking_common import (
-    CANCEL,
+from actions.booking_common import CANCEL
+from knowledge_base import names, timeexpr
+from knowledge_base.booking.service import CODE_ALPHABET, CODE_LENGTH, normalize_code
+from knowledge_base.faq.answering import booking_topic
+from knowledge_base.names import (
     ENTITY_CODE,
     ENTITY_SERVICE,
     ENTITY_TIME,
@@ -25,28 +28,25 @@ from actions.booking_common import (
     INTENT_DENY,
     INTENT_GOODBYE,
 )
-from knowledge_base import timeexpr
-from knowledge_base.booking.service import CODE_ALPHABET, CODE_LENGTH, normalize_code
-from knowledge_base.faq.answering import booking_topic
 from knowledge_base.privacy import validate_contact
 
 # Intents the rules answer while the form waits (then the form asks its question again) ...
 ASIDE_INTENTS = frozenset(
     {
-        "faq",
-        "service_info",
-        "out_of_scope",
-        "nlu_fallback",
-        "help",
-        "bot_challenge",
-        "greet",
-        "thanks",
-        "choose_faq",
-        "list_appointments",
+        names.INTENT_FAQ,
+        names.INTENT_SERVICE_INFO,
+        names.INTENT_OUT_OF_SCOPE,
+        names.INTENT_NLU_FALLBACK,
+        names.INTENT_HELP,
+        names.INTENT_BOT_CHALLENGE,
+        names.INTENT_GREET,
+        names.INTENT_THANKS,
+        names.INTENT_CHOOSE_FAQ,
+        names.INTENT_LIST,
     }
 )
 # ... and intents that end the form after their own action (a person, a complaint, a crisis).
-EXIT_INTENTS = frozenset({"request_human", "complain", "crisis"})
+EXIT_INTENTS = frozenset({names.INTENT_REQUEST_HUMAN, names.INTENT_COMPLAIN, names.INTENT_CRISIS})
 SURE = 0.5  # below this an intent is not trusted to take the message away from the question asked
 
 _STOP = re.compile(

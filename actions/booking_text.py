@@ -10,7 +10,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from actions.booking_common import (
+from knowledge_base.booking.types import BookingView, Slot
+from knowledge_base.names import (
     ENTITY_CODE,
     ENTITY_SERVICE,
     ENTITY_TIME,
@@ -22,7 +23,6 @@ from actions.booking_common import (
     INTENT_LIST,
     INTENT_RESCHEDULE,
 )
-from knowledge_base.booking.types import BookingView, Slot
 from knowledge_base.timeexpr import TZ
 
 WEEKDAYS = "一二三四五六日"

@@ -9,13 +9,14 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.constants import ENTITY_SERVICE
-from actions.kb import first_entity, knowledge_base
+from actions.answers import decide, render_faq
+from actions.kb import knowledge_base, resolve_service
 from knowledge_base.faq.answering import KnowledgeBase, ServiceCard
+from knowledge_base.names import ENTITY_SERVICE, INTENT_SERVICE_INFO
 from knowledge_base.repository import NotFound
 
 
-def service_buttons(kb: KnowledgeBase, intent: str = "service_info") -> list[dict[str, str]]:
+def service_buttons(kb: KnowledgeBase, intent: str = INTENT_SERVICE_INFO) -> list[dict[str, str]]:
     """One button per catalog service."""
     return [
         {"title": name, "payload": f"/{intent}" + json.dumps({ENTITY_SERVICE: sid}, ensure_ascii=False)}
@@ -36,15 +37,6 @@ def card_kwargs(card: ServiceCard) -> dict[str, Any]:
         "duration": card.duration,
         "phone": card.phone or "请咨询部门",
     }
-
-
-async def resolve_service(kb: KnowledgeBase, tracker: Tracker, loose: bool = False) -> str | None:
-    """The service named by the NLU entity, else by the catalog matcher on the raw text."""
-    service = first_entity(tracker, ENTITY_SERVICE)
-    if service:
-        return service
-    found = await asyncio.to_thread(kb.find_services, tracker.latest_message.get("text") or "", loose)
-    return found[0] if found else None
 
 
 async def utter_card(
@@ -73,8 +65,6 @@ class ActionServiceInfo(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        from actions.faq import decide, render_faq
-
         kb = knowledge_base()
         outcome = await decide(kb, tracker)
         if outcome.kind == "faq_answer":

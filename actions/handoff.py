@@ -16,12 +16,12 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.catalog import resolve_service
-from actions.constants import INTENT_COMPLAIN, INTENT_CRISIS
-from actions.kb import knowledge_base
+from actions.answers import answer_if_confident, decide, render_faq
+from actions.kb import knowledge_base, resolve_service
 from knowledge_base import safety
 from knowledge_base.decisions import FAQ_PATH_INTENTS
 from knowledge_base.faq.answering import KnowledgeBase
+from knowledge_base.names import INTENT_COMPLAIN, INTENT_CRISIS
 from knowledge_base.repository import NotFound
 
 DEFAULT_DEPARTMENT = "community"
@@ -152,8 +152,6 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if (tracker.latest_message.get("intent") or {}).get("name") == INTENT_COMPLAIN:
-            from actions.faq import answer_if_confident
-
             # a complaint the knowledge base can answer (报修两天了还没人来修): the answer now, and the
             # complaint still goes to staff (knowledge_base.decisions.route, measured by make eval)
             await answer_if_confident(dispatcher, tracker)
@@ -170,8 +168,6 @@ class ActionCrisis(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        from actions.faq import decide, render_faq
-
         kb = knowledge_base()
         outcome = await decide(kb, tracker)
         if outcome.kind == "crisis":

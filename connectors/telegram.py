@@ -26,15 +26,16 @@ from telegram.request import HTTPXRequest
 
 from connectors.base import DeliveryError, InboundMessage, OutboundMessage, OutboundPart
 from connectors.text import split_text, utf16_len
+from knowledge_base import names
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "tg"
+CHANNEL = names.CHANNEL_TELEGRAM
 MAX_MESSAGE_LENGTH = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096, in UTF-16 code units
 MAX_BUTTON_TITLE = 64
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-HUMAN_PAYLOAD = "/request_human"
+HUMAN_PAYLOAD = names.PAYLOAD_REQUEST_HUMAN
 UNSUPPORTED_TEXT = "抱歉，我目前只能看懂文字消息。请用文字描述你的问题，或发送 /human 联系老师。"
 EMPTY_TEXT_WITH_BUTTONS = "请选择："
 _CALLBACK = re.compile(r"^b:(\d{1,18}):(\d{1,2})$")

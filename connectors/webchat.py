@@ -19,8 +19,9 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from connectors.base import InboundMessage
+from knowledge_base import names
 
-CHANNEL = "web"
+CHANNEL = names.CHANNEL_WEB
 COOKIE_NAME = "helpdesk_webchat"
 TOKEN_MAX_AGE_SECONDS = 180 * 24 * 3600
 MAX_FRAME_BYTES = 8_000

@@ -24,8 +24,9 @@ from defusedxml.ElementTree import fromstring
 
 from connectors.base import InboundMessage
 from connectors.text import split_text, utf8_len
+from knowledge_base import names
 
-CHANNEL = "wx"
+CHANNEL = names.CHANNEL_WECHAT
 MAX_BODY_BYTES = 64 * 1024
 TIMESTAMP_WINDOW_SECONDS = 300
 # WeChat cuts long texts; 2000 bytes of UTF-8 (about 660 Chinese characters) stays under its limit.

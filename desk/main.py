@@ -37,27 +37,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.rasa_timeout_seconds, connect=3.0))
+        http = httpx.AsyncClient(timeout=httpx.Timeout(settings.rasa.timeout_seconds, connect=3.0))
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
         app.state.http = http
-        app.state.rasa = RasaClient(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, http)
+        app.state.rasa = RasaClient(settings.rasa.url, settings.rasa.token, settings.rasa.timeout_seconds, http)
         app.state.tokens = SessionTokens(settings.secret_key)
         app.state.hub = WebchatHub()
-        app.state.limiter = RateLimiter(settings.webchat_rate_limit, settings.webchat_rate_window_seconds)
+        app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
         gateway = Gateway(app.state.sessions, app.state.rasa)
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
         app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
         console.start_hub(app.state)  # the staff console's websocket hub listens to the tickets
-        sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff_sweep_seconds))
+        sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff.sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
-        app.state.cipher = ContactCipher(settings.booking_key)
+        app.state.cipher = ContactCipher(settings.booking.key)
         app.state.reminders = ReminderWorker(
-            Reminders(app.state.sessions, app.state.cipher, timedelta(minutes=settings.booking_reminder_lead_minutes)),
+            Reminders(app.state.sessions, app.state.cipher, timedelta(minutes=settings.booking.reminder_lead_minutes)),
             gateway,
-            poll_seconds=settings.reminder_poll_seconds,
+            poll_seconds=settings.reminder.poll_seconds,
         )
         app.state.reminders.start()
         try:

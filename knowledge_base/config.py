@@ -1,7 +1,6 @@
-"""Where the knowledge base lives: the one setting knowledge_base and actions need.
+"""Where the project lives and its generated secrets (var/secrets.json).
 
-`HELPDESK_DATABASE_URL` selects the database (any SQLAlchemy URL); the embedded default is a SQLite
-file under the project's var/ folder (or `HELPDESK_VAR_DIR`).
+The settings themselves (database URL, var/ folder, keys, ...) are knowledge_base.settings.
 """
 
 from __future__ import annotations
@@ -13,19 +12,6 @@ import secrets
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def var_dir() -> Path:
-    """The runtime data folder (var/ in the checkout unless HELPDESK_VAR_DIR says otherwise)."""
-    return Path(os.environ.get("HELPDESK_VAR_DIR") or PROJECT_ROOT / "var").resolve()
-
-
-def database_url() -> str:
-    """The configured database URL, or the embedded SQLite default."""
-    url = os.environ.get("HELPDESK_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{var_dir() / 'helpdesk.db'}"
 
 
 def seed_file() -> Path:
@@ -40,10 +26,9 @@ SECRET_MAKERS = {
 }
 
 
-def load_or_create_secrets(folder: Path | None = None) -> dict[str, str]:
+def load_or_create_secrets(folder: Path) -> dict[str, str]:
     """Generated secrets (Rasa token, cookie key, booking key), created once per installation
     in `<var>/secrets.json` (mode 600)."""
-    folder = folder or var_dir()
     path = folder / "secrets.json"
     data: dict[str, str] = {}
     if path.exists():
@@ -61,9 +46,3 @@ def load_or_create_secrets(folder: Path | None = None) -> dict[str, str]:
             json.dump(data, fh)
         os.replace(tmp, path)
     return data
-
-
-def booking_key() -> str:
-    """The Fernet key for students' contact details: `HELPDESK_BOOKING_KEY`, else the generated one.
-    The desk and the action server must use the same key (the supervisor passes it on)."""
-    return os.environ.get("HELPDESK_BOOKING_KEY") or load_or_create_secrets()["booking_key"]

@@ -1,8 +1,8 @@
 """What the bot does with a classified message: the one decision path the actions and `make eval` share.
 
-Intent names are plain strings here (knowledge_base does not import Rasa): the NLU's intent picks a
-task, a canned reply, or the FAQ path; the FAQ path asks the knowledge base and applies its thresholds,
-stricter for messages the NLU thinks are out of scope.
+Intent names come from knowledge_base.names (plain strings: knowledge_base does not import Rasa).
+The NLU's intent picks a task, a canned reply, or the FAQ path; the FAQ path asks the knowledge base
+and applies its thresholds, stricter for messages the NLU thinks are out of scope.
 """
 
 from __future__ import annotations
@@ -10,17 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from knowledge_base.faq.answering import FaqDecision, KnowledgeBase
-
-INTENT_OUT_OF_SCOPE = "out_of_scope"
-INTENT_NLU_FALLBACK = "nlu_fallback"
-INTENT_FAQ = "faq"
-INTENT_CHOOSE_FAQ = "choose_faq"
-INTENT_SERVICE_INFO = "service_info"
-INTENT_CRISIS = "crisis"
-INTENT_COMPLAIN = "complain"
-INTENT_CHOOSE_TIME = "choose_time"
-INTENT_INFORM_CONTACT = "inform_contact"
-INTENT_UPDATE_CONTACT = "update_contact"
+from knowledge_base.names import (
+    INTENT_AFFIRM,
+    INTENT_BOOK,
+    INTENT_BOT_CHALLENGE,
+    INTENT_CANCEL,
+    INTENT_CHOOSE_TIME,
+    INTENT_COMPLAIN,
+    INTENT_CRISIS,
+    INTENT_DENY,
+    INTENT_FAQ,
+    INTENT_INFORM_CONTACT,
+    INTENT_LIST,
+    INTENT_NLU_FALLBACK,
+    INTENT_OUT_OF_SCOPE,
+    INTENT_REQUEST_HUMAN,
+    INTENT_RESCHEDULE,
+    INTENT_SERVICE_INFO,
+    INTENT_UPDATE_CONTACT,
+)
 
 # Intents whose message goes to FAQ retrieval.
 FAQ_PATH_INTENTS = frozenset({INTENT_FAQ, INTENT_NLU_FALLBACK, INTENT_OUT_OF_SCOPE})
@@ -32,13 +40,13 @@ FAQ_FIRST_INTENTS = frozenset({INTENT_CHOOSE_TIME, INTENT_INFORM_CONTACT, INTENT
 # Intents that start a task (for the benchmark: an out-of-scope message must start none of them).
 TASK_INTENTS = frozenset(
     {
-        "book_appointment",
-        "cancel_appointment",
-        "list_appointments",
-        "reschedule_appointment",
-        "update_contact",
-        "request_human",
-        "complain",
+        INTENT_BOOK,
+        INTENT_CANCEL,
+        INTENT_LIST,
+        INTENT_RESCHEDULE,
+        INTENT_UPDATE_CONTACT,
+        INTENT_REQUEST_HUMAN,
+        INTENT_COMPLAIN,
         INTENT_CRISIS,
     }
 )
@@ -47,7 +55,7 @@ TASK_INTENTS = frozenset(
 # such a message still gets FAQ answers when retrieval scores it above every small-talk training
 # example (the highest of the 331 in bot/data/nlu/chitchat.yml scores 0.517 on the sample KB).
 # Greetings, thanks and goodbyes stay plain responses, so they work even when the action server is down.
-SMALL_TALK_INTENTS = frozenset({"affirm", "deny", "bot_challenge"})
+SMALL_TALK_INTENTS = frozenset({INTENT_AFFIRM, INTENT_DENY, INTENT_BOT_CHALLENGE})
 SMALL_TALK_RESCUE_SCORE = 0.52
 # The classifier alone starts the crisis flow only this sure; the lexicon (safety.is_crisis) always does.
 # (Logistic regression gives benign long sentences 0.5-0.77 for `crisis`; real ones score near 1.0.)

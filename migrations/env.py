@@ -10,7 +10,7 @@ import desk.models  # noqa: F401  (registers the desk tables)
 import desk.staff.accounts  # noqa: F401  (registers the account tables)
 import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)
 import knowledge_base.models  # noqa: F401  (registers the knowledge-base tables)
-from knowledge_base import config as kb_config
+from knowledge_base import settings as kb_settings
 from knowledge_base.db import Base, make_engine
 
 config = context.config
@@ -21,7 +21,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or kb_config.database_url()
+    return config.attributes.get("database_url") or kb_settings.database_url()
 
 
 def run_migrations_offline() -> None:

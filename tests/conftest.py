@@ -70,9 +70,9 @@ def kb_env(db_url: str, sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch)
     from actions import kb as actions_kb
 
     monkeypatch.setenv("HELPDESK_DATABASE_URL", db_url)
-    actions_kb.knowledge_base.cache_clear()
+    actions_kb.reset()
     yield db_url
-    actions_kb.knowledge_base.cache_clear()
+    actions_kb.reset()
 
 
 @pytest.fixture

@@ -55,13 +55,13 @@ async def start_channels(
     settings: Settings, gateway: Gateway, sessions: sessionmaker, http: httpx.AsyncClient
 ) -> Channels:
     """Build and start what the settings turn on."""
-    telegram_on = settings.telegram_mode != "off"
-    if not telegram_on and not settings.wechat_enabled:
+    telegram_on = settings.telegram.mode != "off"
+    if not telegram_on and not settings.wechat.enabled:
         return Channels()
     for name in URL_LOGGERS:
         if logging.getLogger(name).level < logging.WARNING:  # also when unset: do not inherit DEBUG/INFO
             logging.getLogger(name).setLevel(logging.WARNING)
-    outbox = Outbox(sessions, hold_seconds=settings.wechat_passive_seconds + 2.0)
+    outbox = Outbox(sessions, hold_seconds=settings.wechat.passive_seconds + 2.0)
     signal = StoredSignal()
     runner = Runner(signal)
     gateway.add_listener(signal.on_message)
@@ -69,24 +69,24 @@ async def start_channels(
     channels = Channels(outbox=outbox, runner=runner)
 
     if telegram_on:
-        bot = make_bot(settings.telegram_token, settings.telegram_api_base)
+        bot = make_bot(settings.telegram.token, settings.telegram.api_base)
         channels.telegram = TelegramChannel(
             bot,
             gateway,
             sessions,
             runner,
-            mode=settings.telegram_mode,
-            secret=settings.telegram_secret,
+            mode=settings.telegram.mode,
+            secret=settings.telegram.secret,
             public_url=settings.public_url,
             university_name=settings.university_name,
-            poll_timeout=settings.telegram_poll_timeout_seconds,
+            poll_timeout=settings.telegram.poll_timeout_seconds,
         )
         channels.senders["tg"] = TelegramSender(bot)
 
-    if settings.wechat_enabled:
+    if settings.wechat.enabled:
         crypto = None
-        if settings.wechat_aes_key:
-            crypto = MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+        if settings.wechat.aes_key:
+            crypto = MessageCrypto(settings.wechat.token, settings.wechat.aes_key, settings.wechat.appid)
         else:
             logger.warning("WeChat in plaintext mode: set HELPDESK_WECHAT_AES_KEY and use safe mode (安全模式)")
         channels.wechat = WeChatChannel(
@@ -94,19 +94,19 @@ async def start_channels(
             sessions,
             runner,
             outbox,
-            token=settings.wechat_token,
+            token=settings.wechat.token,
             crypto=crypto,
-            passive_seconds=settings.wechat_passive_seconds,
+            passive_seconds=settings.wechat.passive_seconds,
             university_name=settings.university_name,
         )
-        client = WeChatApiClient(settings.wechat_appid, settings.wechat_appsecret, http, settings.wechat_api_base)
+        client = WeChatApiClient(settings.wechat.appid, settings.wechat.appsecret, http, settings.wechat.api_base)
         channels.senders["wx"] = WeChatSender(client)
 
     channels.worker = DeliveryWorker(
         outbox,
         channels.senders,
-        max_attempts=settings.outbox_max_attempts,
-        retry_base_seconds=settings.outbox_retry_base_seconds,
+        max_attempts=settings.outbox.max_attempts,
+        retry_base_seconds=settings.outbox.retry_base_seconds,
     )
     channels.worker.start()
     if channels.telegram is not None:

@@ -46,6 +46,7 @@ from desk.models import (
 )
 from knowledge_base import safety
 from knowledge_base.models import utcnow
+from knowledge_base.names import PAYLOAD_RATE, PAYLOAD_REQUEST_HUMAN, channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,10 @@ def typed_score(text: str) -> int | None:
 
 def payload_score(payload: str | None) -> int | None:
     """The score of a `/rate{"score": N}` button payload, else None."""
-    if not payload or not payload.startswith("/rate"):
+    if not payload or not payload.startswith(PAYLOAD_RATE):
         return None
     try:
-        score = int(json.loads(payload[len("/rate") :] or "{}").get("score"))
+        score = int(json.loads(payload[len(PAYLOAD_RATE) :] or "{}").get("score"))
     except (ValueError, TypeError, AttributeError):
         return None
     return score if 1 <= score <= 5 else None
@@ -188,7 +189,7 @@ class Gateway:
     ) -> list[dict[str, Any]]:
         with self._sessions() as session, session.begin():
             if session.get(Conversation, conversation_id) is None:
-                channel = channel or conversation_id.split(":", 1)[0]
+                channel = channel or channel_of(conversation_id)
                 session.add(Conversation(id=conversation_id, channel=channel, state=STATE_BOT))
                 session.flush()
             rows = [
@@ -309,7 +310,7 @@ class Gateway:
         if kind == "rating" and score is None:
             score = typed_score(text)
         survey = ticket_id if kind in ("rating", "comment") else None  # a rating may still be changed
-        if score is not None and (kind == "rating" or payload.startswith("/rate")):
+        if score is not None and (kind == "rating" or payload.startswith(PAYLOAD_RATE)):
             rated = await to_thread.run_sync(handoffs.rate, cid, score, survey)
             if rated is None:
                 return [{"role": "bot", "text": texts.RATING_EXPIRED}]
@@ -322,7 +323,7 @@ class Gateway:
             return [{"role": "bot", "text": texts.THANKS_SKIP if skipped else texts.THANKS_COMMENT}]
         if kind in ("rating", "comment"):  # not a score, or another button: the survey ends, the bot answers
             await to_thread.run_sync(handoffs.clear_awaiting, cid)
-        if payload.startswith("/rate") or payload == texts.SKIP_PAYLOAD:  # an old survey button
+        if payload.startswith(PAYLOAD_RATE) or payload == texts.SKIP_PAYLOAD:  # an old survey button
             return [{"role": "bot", "text": texts.RATING_EXPIRED}]
 
         wants_cancel = payload == texts.CANCEL_PAYLOAD or (
@@ -349,7 +350,7 @@ class Gateway:
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
-            if msg.payload == "/request_human" or HUMAN_REQUEST.search(text):
+            if msg.payload == PAYLOAD_REQUEST_HUMAN or HUMAN_REQUEST.search(text):
                 packet = {"reason": "request", "priority": "normal", "source": "gateway", "summary": [text[:200]]}
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]

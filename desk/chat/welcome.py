@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from knowledge_base.names import PAYLOAD_REQUEST_HUMAN
+
 WELCOME_TEXT = (
     "你好，我是{university}一站式学生社区的智能助手，24小时在线。\n"
     "可以问我奖助学金、证件补办、宿舍报修、校园网等办事问题，也可以帮你找到对应的老师。"
@@ -12,7 +14,7 @@ WELCOME_BUTTONS = [
     {"title": "校园卡丢了怎么办", "payload": ""},
     {"title": "怎么开在读证明", "payload": ""},
     {"title": "心理咨询怎么预约", "payload": ""},
-    {"title": "转人工", "payload": "/request_human"},
+    {"title": "转人工", "payload": PAYLOAD_REQUEST_HUMAN},
 ]
 HELP_TEXT = "直接用文字告诉我你要办的事就行，比如“校园卡丢了怎么办”。也可以点下面的常见问题，或找老师帮忙。"
 

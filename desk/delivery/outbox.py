@@ -27,6 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors.base import OutboundMessage
 from desk.models import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, Conversation, Message, OutboxItem
 from knowledge_base.models import utcnow
+from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Outbox:
     # -- the gateway listener ----------------------------------------------------------------------
     async def on_message(self, conversation_id: str, message: dict[str, Any]) -> None:
         """Queue a stored outbound message of a Telegram or WeChat conversation."""
-        channel = conversation_id.split(":", 1)[0]
+        channel = channel_of(conversation_id)
         if channel not in DELIVERED_CHANNELS or message.get("role") == "student" or message.get("id") is None:
             return
         held = conversation_id in self._holds

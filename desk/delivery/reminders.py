@@ -31,6 +31,7 @@ from anyio import to_thread
 
 from desk.chat.gateway import Gateway, log_id
 from desk.tasks import cancel_and_wait
+from knowledge_base import names
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.booking.types import Reminder
 from knowledge_base.models import utcnow
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-CHANNELS = ("web", "tg", "wx")
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 # Buttons send their title as the student's text ("取消预约" starts the bot's cancel dialogue).
 REMINDER_BUTTONS = [{"title": "取消预约", "payload": "取消预约"}, {"title": "我的预约", "payload": "我的预约"}]
@@ -48,8 +48,8 @@ REMINDER_BUTTONS = [{"title": "取消预约", "payload": "取消预约"}, {"titl
 
 def channel_of(conversation_id: str) -> str:
     """The channel of a conversation id (`web:…`, `tg:…`, `wx:…`); unknown prefixes count as web."""
-    prefix = conversation_id.split(":", 1)[0]
-    return prefix if prefix in CHANNELS else "web"
+    prefix = names.channel_of(conversation_id)
+    return prefix if prefix in names.CHANNELS else "web"
 
 
 def _day_word(day: date, today: date) -> str:

@@ -61,6 +61,7 @@ from desk.staff import canned_replies
 from desk.staff.accounts import CurrentUser, StaffUser
 from knowledge_base.db import write_session
 from knowledge_base.models import Department, utcnow
+from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class Handoffs(StudentSide):
                 return row.conversation_id, self._staff_label(session, user.display_name, row.department_id)
 
         conversation_id, label = await asyncio.to_thread(check)
-        channel = conversation_id.split(":", 1)[0]
+        channel = channel_of(conversation_id)
         [stored] = await self._gateway.store_bot_messages(
             conversation_id, channel, [{"role": "staff", "text": text, "sender_name": label}]
         )
@@ -260,7 +261,7 @@ class Handoffs(StudentSide):
             text = texts.transferred_text(name)
         else:  # outside office hours: the other department replies when it opens
             text = texts.transferred_after_hours_text(name, self.reply_at(self.now()))
-        channel = conversation_id.split(":", 1)[0]
+        channel = channel_of(conversation_id)
         await self._gateway.store_bot_messages(conversation_id, channel, [{"role": "system", "text": text}])
         self._emit_ticket(public, alert=public["priority"] == "urgent")
         return public
@@ -291,7 +292,7 @@ class Handoffs(StudentSide):
                 return self._public(session, row), row.conversation_id, notices
 
         public, conversation_id, notices = await asyncio.to_thread(finish)
-        await self._gateway.store_bot_messages(conversation_id, conversation_id.split(":", 1)[0], notices)
+        await self._gateway.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
         self._emit_ticket(public)
         return public
 

@@ -37,6 +37,7 @@ from desk.models import (
     HandoffRequest,
 )
 from knowledge_base.db import write_session
+from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +280,7 @@ class StudentSide(TicketBase):
         closing time, students still in the queue are told their message waits for the next opening."""
         now = self.now()
         for public, conversation_id, notice in await asyncio.to_thread(self._close_of_day, now):
-            await self._gateway.store_bot_messages(conversation_id, conversation_id.split(":", 1)[0], [notice])
+            await self._gateway.store_bot_messages(conversation_id, channel_of(conversation_id), [notice])
             self._emit_ticket(public)
         returned = 0
         for ticket_id, last_staff_at in await asyncio.to_thread(self._idle_tickets, now):
@@ -289,7 +290,7 @@ class StudentSide(TicketBase):
             public, conversation_id = result
             returned += 1
             await self._gateway.store_bot_messages(
-                conversation_id, conversation_id.split(":", 1)[0], [{"role": "system", "text": texts.RETURNED}]
+                conversation_id, channel_of(conversation_id), [{"role": "system", "text": texts.RETURNED}]
             )
             self._emit_ticket(public)
         return returned

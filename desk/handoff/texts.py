@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from knowledge_base.booking.schedule import Weekly
+from knowledge_base.names import PAYLOAD_BOOK, PAYLOAD_CANCEL_HANDOFF, PAYLOAD_RATE, PAYLOAD_SKIP_COMMENT
 
 REASON_LABELS = {
     "crisis": "危机干预",
@@ -25,9 +26,9 @@ STATUS_LABELS = {
 }
 WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
-CANCEL_PAYLOAD = "/cancel_handoff"
+CANCEL_PAYLOAD = PAYLOAD_CANCEL_HANDOFF
 CANCEL_BUTTON = {"title": "不用了", "payload": CANCEL_PAYLOAD}
-SKIP_PAYLOAD = "/skip_comment"
+SKIP_PAYLOAD = PAYLOAD_SKIP_COMMENT
 RATING_TITLES = ("很不满意", "不满意", "一般", "满意", "非常满意")
 
 CANCELLED = "好的，已为你取消人工服务。有问题可以继续问我。"
@@ -48,7 +49,7 @@ RATING_EXPIRED = "这次服务的评价已经结束啦，谢谢你。有问题�
 
 
 def rating_payload(score: int) -> str:
-    return "/rate" + json.dumps({"score": score})
+    return PAYLOAD_RATE + json.dumps({"score": score})
 
 
 def rating_buttons() -> list[dict[str, str]]:
@@ -94,7 +95,7 @@ def transferred_after_hours_text(department: str, reply_at: str | None) -> str:
 
 
 def booking_button(service: str | None) -> dict[str, str]:
-    payload = "/book_appointment"
+    payload = PAYLOAD_BOOK
     if service:
         payload += json.dumps({"service": service}, ensure_ascii=False)
     return {"title": "预约到现场办理", "payload": payload}

@@ -35,6 +35,7 @@ from desk.models import (
 )
 from desk.staff.accounts import CurrentUser, StaffUser
 from knowledge_base.models import Department, utcnow
+from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ class TicketBase:
         self._sessions = sessions
         self._gateway = gateway
         self._clock = clock
-        self.hours = OfficeHours.parse(getattr(settings, "handoff_hours", "") or DEFAULT_HOURS)
-        self.idle = timedelta(minutes=float(getattr(settings, "handoff_idle_minutes", 10)))
+        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS)
+        self.idle = timedelta(minutes=settings.handoff.idle_minutes)
         self._listeners: list[Listener] = []
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -211,7 +212,7 @@ class TicketBase:
         return {
             "id": row.id,
             "conversation_id": row.conversation_id,
-            "channel": row.conversation_id.split(":", 1)[0],
+            "channel": channel_of(row.conversation_id),
             "department_id": row.department_id,
             "department": dep.name if dep else (row.department_id or "未分配"),
             "reason": row.reason,
@@ -242,7 +243,7 @@ class TicketBase:
     def _conversation(self, session: Session, conversation_id: str) -> Conversation:
         conv = session.get(Conversation, conversation_id)
         if conv is None:
-            conv = Conversation(id=conversation_id, channel=conversation_id.split(":", 1)[0], state=STATE_BOT)
+            conv = Conversation(id=conversation_id, channel=channel_of(conversation_id), state=STATE_BOT)
             session.add(conv)
             session.flush()
         return conv

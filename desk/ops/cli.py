@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from knowledge_base import config as kb_config
+from knowledge_base import settings as kb_settings
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 def _sessions(url: str | None = None):  # type: ignore[no-untyped-def]
     from knowledge_base.db import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(url or kb_config.database_url()))
+    return make_session_factory(make_engine(url or kb_settings.database_url()))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from alembic import command
     from alembic.config import Config
 
-    url = kb_config.database_url()
+    url = kb_settings.database_url()
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     cfg = Config(str(kb_config.PROJECT_ROOT / "alembic.ini"))
@@ -141,7 +142,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from desk.ops import evaluation
     from desk.ops.supervisor import newest_model
 
-    model = Path(args.model) if args.model else newest_model(kb_config.var_dir())
+    model = Path(args.model) if args.model else newest_model(kb_settings.var_dir())
     if model is None or not model.exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from knowledge_base.db import Base, make_engine, make_session_factory
 from knowledge_base.decisions import Outcome, route
 from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.kbfile import load_kb_file
+from knowledge_base.names import ENTITY_SERVICE, INTENT_BOOK
 
 DEFAULT_KB = PROJECT_ROOT.parent / "shared" / "benchmarks" / "campus" / "kb.yml"
 DEFAULT_DATA = [
@@ -104,9 +105,9 @@ def predict(kb: KnowledgeBase, nlu: RasaNlu, line: dict[str, Any]) -> Prediction
     parsed = nlu.parse(text)
     intent = (parsed.get("intent") or {}).get("name")
     confidence = float((parsed.get("intent") or {}).get("confidence") or 0.0)
-    service = next((e.get("value") for e in parsed.get("entities", []) if e.get("entity") == "service"), None)
+    service = next((e.get("value") for e in parsed.get("entities", []) if e.get("entity") == ENTITY_SERVICE), None)
     if service is None:
-        service = next(iter(kb.find_services(text, loose=intent == "book_appointment")), None)
+        service = next(iter(kb.find_services(text, loose=intent == INTENT_BOOK)), None)
     outcome = route(kb, text, intent, confidence, service, crisis)
     when = timeexpr.extract(text, ref)
     latency = (time.perf_counter() - start) * 1000

@@ -58,13 +58,13 @@ def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
     var = settings.var_dir
     var.mkdir(parents=True, exist_ok=True)
     endpoints = var / "endpoints.yml"
-    tracker_url = os.environ.get("HELPDESK_RASA_TRACKER_URL", "")
+    tracker_url = settings.rasa.tracker_url
     if tracker_url:
         tracker = f"tracker_store:\n  type: SQL\n  url: {tracker_url}\n"
     else:
         tracker = f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'rasa_tracker.db'}\n"
     endpoints.write_text(
-        f"action_endpoint:\n  url: {settings.action_server_url.rstrip('/')}/webhook\n" + tracker,
+        f"action_endpoint:\n  url: {settings.action_server.url.rstrip('/')}/webhook\n" + tracker,
         encoding="utf-8",
     )
     credentials = var / "credentials.yml"
@@ -91,15 +91,14 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
     base_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base_env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     rasa_env = dict(base_env)
-    actions_env = dict(base_env, SANIC_HOST="127.0.0.1", HELPDESK_BOOKING_KEY=settings.booking_key)
+    actions_env = dict(base_env, SANIC_HOST="127.0.0.1", HELPDESK_BOOKING_KEY=settings.booking.key)
     desk_env = dict(base_env)
-    for name, value in settings.model_dump().items():  # the desk sees exactly these settings
-        desk_env[f"HELPDESK_{name.upper()}"] = str(value)
+    desk_env.update(settings.environ())  # the desk sees exactly these settings
     return [
         Child(
             "rasa",
             [
-                *rasa_argv(model, settings.rasa_port, settings.rasa_token),
+                *rasa_argv(model, settings.rasa.port, settings.rasa.token),
                 "--endpoints",
                 str(endpoints),
                 "--credentials",
@@ -117,7 +116,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 "--actions",
                 "actions",
                 "-p",
-                str(settings.action_server_port),
+                str(settings.action_server.port),
             ],
             actions_env,
             logs / "actions.log",
@@ -201,13 +200,7 @@ def wait_ready(
 def run_all(model: str | None = None) -> int:
     """Run everything until a signal arrives or a process dies."""
     settings = get_settings()
-    model_path = (
-        Path(model)
-        if model
-        else (
-            Path(os.environ["HELPDESK_MODEL"]) if os.environ.get("HELPDESK_MODEL") else newest_model(settings.var_dir)
-        )
-    )
+    model_path = Path(model) if model else (settings.model or newest_model(settings.var_dir))
     if model_path is None or not model_path.exists():
         print("no trained model found under var/models; run `make train` first", file=sys.stderr)
         return 2

@@ -34,7 +34,7 @@ async def healthz(request: Request, response: Response) -> dict[str, Any]:
     except RasaUnavailable as exc:
         checks["rasa"] = {"ok": False, "error": str(exc)}
     try:
-        resp = await state.http.get(f"{state.settings.action_server_url.rstrip('/')}/health", timeout=3.0)
+        resp = await state.http.get(f"{state.settings.action_server.url.rstrip('/')}/health", timeout=3.0)
         checks["action_server"] = {"ok": resp.status_code == 200}
         if resp.status_code != 200:
             checks["action_server"]["error"] = f"HTTP {resp.status_code}"

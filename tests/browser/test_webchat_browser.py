@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.config import var_dir
+from knowledge_base.settings import var_dir
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser

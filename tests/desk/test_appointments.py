@@ -43,7 +43,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def desk(settings: Settings, clock: Clock) -> Iterator[TestClient]:
-    app = create_app(settings.model_copy(update={"booking_key": KEY, "reminder_poll_seconds": 3600}))
+    app = create_app(settings.updated(booking_key=KEY, reminder_poll_seconds=3600))
     app.dependency_overrides[get_clock] = lambda: clock
     with TestClient(app) as client:
         yield client

@@ -222,7 +222,7 @@ async def test_a_database_outage_does_not_stop_the_loop(
 
 @pytest.fixture
 def desk_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"booking_key": KEY, "reminder_poll_seconds": 3600})
+    return settings.updated(booking_key=KEY, reminder_poll_seconds=3600)
 
 
 def test_the_reminder_arrives_on_the_open_web_chat(desk_settings: Settings, sessions: sessionmaker) -> None:
@@ -267,7 +267,7 @@ def test_a_telegram_student_gets_it_through_the_outbox(desk_settings: Settings, 
 
 
 def test_the_desk_runs_the_worker_with_the_configured_lead(desk_settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(desk_settings.model_copy(update={"booking_reminder_lead_minutes": 30}))
+    app = create_app(desk_settings.updated(booking_reminder_lead_minutes=30))
     with TestClient(app):
         worker: ReminderWorker = app.state.reminders
         assert worker.reminders.lead == timedelta(minutes=30)
@@ -275,4 +275,4 @@ def test_the_desk_runs_the_worker_with_the_configured_lead(desk_settings: Settin
         assert task is not None and not task.done()
     assert task.done()
     monkeypatch.setenv("HELPDESK_BOOKING_REMINDER_LEAD_MINUTES", "45")  # the name the booking core reads too
-    assert Settings(_env_file=None).booking_reminder_lead_minutes == 45  # type: ignore[call-arg]
+    assert Settings(_env_file=None).booking.reminder_lead_minutes == 45  # type: ignore[call-arg]

@@ -161,8 +161,8 @@ async def test_a_campus_question_in_the_middle_is_answered_then_the_form_asks_ag
         ).one()
     assert request.reason == "request"
     tracker = httpx.get(
-        f"{stack.settings.rasa_url}/conversations/{chat.conversation_id}/tracker",
-        params={"token": stack.settings.rasa_token},
+        f"{stack.settings.rasa.url}/conversations/{chat.conversation_id}/tracker",
+        params={"token": stack.settings.rasa.token},
         timeout=30,
     ).json()
     assert not (tracker.get("active_loop") or {}).get("name")  # the form is over

@@ -65,8 +65,8 @@ def test_eval_report_has_the_benchmark_shape(tmp_path: Path) -> None:
 
 def test_rasa_extracts_time_and_service_entities(stack: Stack) -> None:
     parsed = httpx.post(
-        f"{stack.settings.rasa_url}/model/parse",
-        params={"token": stack.settings.rasa_token},
+        f"{stack.settings.rasa.url}/model/parse",
+        params={"token": stack.settings.rasa.token},
         json={"text": "我想约心理咨询 下周三下午两点半"},
         timeout=30,
     ).json()

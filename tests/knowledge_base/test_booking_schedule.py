@@ -22,7 +22,6 @@ from knowledge_base.booking.schedule import (
     parse_weekly,
 )
 from knowledge_base.booking.service import BookingService
-from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.holidays import OfficeCalendar
 from knowledge_base.kbfile import KbValidationError, parse_kb
 from knowledge_base.models import Department, Service
@@ -238,11 +237,3 @@ def test_staff_can_close_a_day_or_take_a_counsellor_off(sessions: sessionmaker, 
     assert {"date": date(2026, 12, 2), "until": date(2026, 12, 3), "closed": True, "reason": "全员培训"} in exported[
         "exceptions"
     ]
-
-
-def test_booking_limits_can_be_set_from_the_environment() -> None:
-    env = {"HELPDESK_BOOKING_HORIZON_DAYS": "7", "HELPDESK_BOOKING_REMINDER_LEAD_MINUTES": "30"}
-    policy = BookingPolicy.from_env(env)
-    assert (policy.horizon_days, policy.reminder_lead) == (7, timedelta(minutes=30))
-    assert policy.min_notice == BookingPolicy().min_notice
-    assert BookingPolicy.from_env({}) == BookingPolicy()
