@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     # Appointment reminders (desk/delivery/reminders.py): the lead is the setting the booking core reads too
     booking_reminder_lead_minutes: int = Field(default=120, ge=1)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    # Supervision (`helpdesk run`, docs/operations.md): a child that exits is restarted after a back-off
+    # doubling from supervisor_backoff_seconds; after supervisor_restart_limit exits within
+    # supervisor_restart_window_minutes it is given up (log line, /healthz 503 naming it).
+    supervisor_restart_limit: int = Field(default=5, ge=1)
+    supervisor_restart_window_minutes: float = Field(default=10.0, gt=0)
+    supervisor_backoff_seconds: float = Field(default=1.0, ge=0)
+    supervisor_backoff_max_seconds: float = Field(default=30.0, ge=0)
+    desk_drain_seconds: int = Field(default=15, ge=1)  # SIGTERM: in-flight requests finish within this
+    # While Rasa or the action server is down (desk/chat/pending.py): kept messages are re-sent when both are up
+    pending_poll_seconds: float = Field(default=2.0, gt=0)
+    pending_max_attempts: int = Field(default=3, ge=1)
 
     @field_validator("rasa_token", "secret_key")
     @classmethod
