@@ -361,6 +361,10 @@ class Gateway:
             if pending is not None and pending.waiting(msg.conversation_id):
                 await pending.catch_up(msg.conversation_id)  # older kept messages go to Rasa first
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
+        except asyncio.CancelledError:  # the desk is stopping: the next one answers it
+            if pending is not None:
+                await asyncio.shield(pending.keep(msg.conversation_id))
+            raise
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
             if msg.payload == "/request_human" or HUMAN_REQUEST.search(text):
