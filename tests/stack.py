@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -39,7 +39,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def missing(message: str) -> None:
+def missing(message: str) -> NoReturn:
     """A dependency of the test is absent: skip with the reason, but fail in CI, where it must exist."""
     if in_ci():
         pytest.fail(message)
@@ -69,7 +69,7 @@ class Stack:
     children: list[supervisor.Child]
     db_url: str
     clock_env: dict[str, str]
-    supervisor: supervisor.Supervisor | None = None
+    watcher: supervisor.Supervisor | None = None  # restarts children that exit (launch(supervised=True))
 
     def now(self) -> datetime:
         """The stack's "now" (its processes' running clock), timezone-aware UTC."""
@@ -123,7 +123,12 @@ def launch(
         child.env.update(clock_env)
     watcher = supervisor.Supervisor(children, settings) if supervised else None
     done = threading.Event()
-    thread = threading.Thread(target=lambda: watcher and watcher.watch(done.is_set, interval=0.2), daemon=True)
+
+    def supervise() -> None:
+        if watcher is not None:
+            watcher.watch(done.is_set, interval=0.2)
+
+    thread = threading.Thread(target=supervise, daemon=True, name="stack-supervisor")
     for child in children:
         supervisor.start(child)
     try:

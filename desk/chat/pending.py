@@ -187,7 +187,8 @@ class PendingReplies:
     # -- answering ---------------------------------------------------------------------------------
     async def _answer(self, conversation_id: str, *, count_attempts: bool) -> bool:
         """Answer this conversation's kept messages in order (lock held); False if Rasa failed again."""
-        for kept in await to_thread.run_sync(self._kept, conversation_id):
+        while kept_rows := await to_thread.run_sync(self._kept, conversation_id):
+            kept = kept_rows[0]  # one at a time: an answer may hand the chat to a person
             if kept.state != STATE_BOT:  # a person has the chat: the console shows the message
                 await to_thread.run_sync(self._finish, kept.pending_id, PENDING_TO_STAFF, conversation_id, [])
                 continue

@@ -105,8 +105,20 @@ def given_up(var_dir: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     children = body.get("children") if isinstance(body, dict) else None
-    if not isinstance(children, dict):
-        return []
+    if not isinstance(children, dict) or not _alive(body.get("supervisor_pid")):
+        return []  # a supervisor that was killed left its file behind: no verdict
     return sorted(
         name for name, entry in children.items() if isinstance(entry, dict) and entry.get("state") == GIVEN_UP
     )
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True

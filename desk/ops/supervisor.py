@@ -234,29 +234,37 @@ class Supervisor:
                 if now >= due:
                     del self.restart_at[child.name]
                     logger.warning("restarting %s", child.name)
-                    start(child)
+                    try:
+                        start(child)
+                    except OSError as exc:  # counts as one more exit: retried, or given up
+                        logger.error("%s could not be started: %s", child.name, exc)
+                        self._exited(child, None, now)
+                        continue
                     self.status.update(child.name, RUNNING, restarted=True)
                 continue
             if child.proc is None or child.proc.poll() is None:
                 continue
-            code = child.proc.returncode
-            policy = self.policies[child.name]
-            delay = policy.record_exit(now)
-            if delay is None:
-                self.given_up.add(child.name)
-                logger.error(
-                    "%s exited with code %s, %d times within %.0f minutes: giving up on %s "
-                    "(restart the help desk to try again); see %s",
-                    child.name, code, policy.recent_exits, policy.window / 60, child.name, child.log,
-                )  # fmt: skip
-                self.status.update(child.name, GIVEN_UP, last_exit=code)
-                continue
-            logger.warning(
-                "%s exited with code %s; restarting it in %.1f s (exit %d of %d allowed within %.0f minutes); see %s",
-                child.name, code, delay, policy.recent_exits, policy.limit - 1, policy.window / 60, child.log,
+            self._exited(child, child.proc.returncode, now)
+
+    def _exited(self, child: Child, code: int | None, now: float) -> None:
+        """Schedule the restart of a child that exited, or give it up."""
+        policy = self.policies[child.name]
+        delay = policy.record_exit(now)
+        if delay is None:
+            self.given_up.add(child.name)
+            logger.error(
+                "%s exited with code %s, %d times within %.0f minutes: giving up on %s "
+                "(restart the help desk to try again); see %s",
+                child.name, code, policy.recent_exits, policy.window / 60, child.name, child.log,
             )  # fmt: skip
-            self.restart_at[child.name] = now + delay
-            self.status.update(child.name, RESTARTING, last_exit=code)
+            self.status.update(child.name, GIVEN_UP, last_exit=code)
+            return
+        logger.warning(
+            "%s exited with code %s; restarting it in %.1f s (exit %d of %d allowed within %.0f minutes); see %s",
+            child.name, code, delay, policy.recent_exits, policy.limit - 1, policy.window / 60, child.log,
+        )  # fmt: skip
+        self.restart_at[child.name] = now + delay
+        self.status.update(child.name, RESTARTING, last_exit=code)
 
     def watch(self, should_stop: Callable[[], bool], interval: float = 0.5) -> None:
         """Keep the children running until `should_stop()` or the desk is given up."""
