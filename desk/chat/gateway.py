@@ -359,7 +359,7 @@ class Gateway:
         pending = self.pending
         try:
             if pending is not None and pending.waiting(msg.conversation_id):
-                await pending.catch_up(msg.conversation_id)  # older kept messages go to Rasa first
+                await pending.catch_up(msg.conversation_id)  # older kept messages first, if the bot is healthy
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
         except asyncio.CancelledError:  # the desk is stopping: the next one answers it
             if pending is not None:

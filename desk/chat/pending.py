@@ -7,7 +7,9 @@ Rasa and the action server are both healthy again; then it sends the kept messag
 conversation to Rasa, oldest first, under the gateway's per-conversation lock, and stores the answers.
 
 Order: while a conversation has kept messages, a new message of it first makes the gateway catch up on
-them (`catch_up`), so Rasa never sees a newer message before an older one.
+them (`catch_up`) when the bot is healthy, so kept messages reach Rasa before newer ones. While the bot
+is not healthy the new message still goes to Rasa: with only the action server down, Rasa still answers
+what needs no action (你好), and what it cannot answer is kept behind the others.
 
 Exactly once, as the student sees it: the answers of a kept message are stored in the same
 transaction that marks it answered, and rows are read from the database (not memory) after a
@@ -179,10 +181,9 @@ class PendingReplies:
         if await to_thread.run_sync(self._keep_newest, conversation_id):
             self._waiting.add(conversation_id)
 
-    async def catch_up(self, conversation_id: str) -> None:
-        """Answer the kept messages before a new one (lock held); RasaUnavailable while the bot is down."""
-        if not await self._probe() or not await self._answer(conversation_id, count_attempts=False):
-            raise RasaUnavailable("kept messages of this conversation are still waiting for the bot")
+    async def catch_up(self, conversation_id: str) -> bool:
+        """Answer the kept messages before a new one (lock held) if the bot is healthy; True when none is left."""
+        return await self._probe() and await self._answer(conversation_id, count_attempts=False)
 
     # -- answering ---------------------------------------------------------------------------------
     async def _answer(self, conversation_id: str, *, count_attempts: bool) -> bool:

@@ -56,6 +56,22 @@ async def test_a_new_message_waits_behind_the_kept_ones(sessions) -> None:  # ty
     assert texts(desk.messages())[-3:] == ["第二个问题", "机器人回答：第一个问题", "机器人回答：第二个问题"]
 
 
+async def test_with_only_the_action_server_down_what_needs_no_action_is_still_answered(sessions) -> None:  # type: ignore[no-untyped-def]
+    desk = Desk(sessions, Clock(MONDAY_10AM))
+    pending = with_pending(desk, sessions)
+    desk.rasa.up = False
+    await desk.say("校园卡丢了怎么办")  # needed an action: kept
+
+    async def action_server_down() -> bool:
+        return False
+
+    pending._probe = action_server_down
+    desk.rasa.up = True  # Rasa itself answers (a response without an action)
+    assert texts(await desk.say("你好")) == ["机器人回答：你好"]
+    assert desk.rasa.received == ["你好"]  # the kept question is not sent again while the bot is unhealthy
+    assert pending.waiting("web:s1")
+
+
 async def test_kept_messages_survive_a_desk_restart(sessions) -> None:  # type: ignore[no-untyped-def]
     desk = Desk(sessions, Clock(MONDAY_10AM))
     with_pending(desk, sessions)
