@@ -184,11 +184,14 @@ def test_a_channel_api_down_is_retried_and_nothing_is_duplicated(ready: Stack, f
 
 def test_sigterm_during_work_finishes_in_flight_messages_and_loses_nothing(ready: Stack, fake_tg: FakeTelegram) -> None:
     questions = {7101: CARD, 7102: LIBRARY, 7103: CARD, 7104: LIBRARY, 7105: CARD}
-    # Telegram floods: the next answers wait 4 s, so some are still in the outbox when the desk stops
-    fake_tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 4", retry_after=4)
+    # Telegram floods: an answer waits 8 s, so it is still in the outbox when the desk stops
+    fake_tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 8", retry_after=8)
     for n, (chat_id, question) in enumerate(questions.items()):
         assert post_update(ready, message_update(72000 + n, chat_id, question)) == 200  # stored, acknowledged
+    old_desk = ready.child("desk").proc
+    assert old_desk is not None
     old_pid = kill(ready, "desk", signal.SIGTERM)
+    stopped_at = wait_until(lambda: old_desk.poll() is not None and time.monotonic(), timeout=60, interval=0.02)
     expected = {CARD: answer(ready, "card_report_loss")[:30], LIBRARY: answer(ready, "library_hours")[:30]}
     wait_until(lambda: all(texts_to(fake_tg, c) for c in questions), timeout=100, interval=0.5)
     time.sleep(3)
@@ -196,6 +199,11 @@ def test_sigterm_during_work_finishes_in_flight_messages_and_loses_nothing(ready
         [text] = texts_to(fake_tg, chat_id)  # exactly one answer each
         assert expected[question] in text
     assert ready.child("desk").proc.pid != old_pid  # type: ignore[union-attr]
+    after_restart = [
+        c for c in fake_tg.calls_of("sendMessage")
+        if c.params.get("_ok") and c.params.get("chat_id") in questions and c.at > stopped_at
+    ]  # fmt: skip
+    assert after_restart  # the outbox resumed in the new desk process
     log = ready.child("desk").log.read_text(errors="replace")
     assert "Waiting for application shutdown" in log or "Shutting down" in log
 
