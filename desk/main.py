@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
+from desk.chat.pending import PendingReplies, health_probe
 from desk.chat.rasa_client import RasaClient
 from desk.delivery.reminders import ReminderWorker
 from desk.handoff.service import Handoffs
@@ -60,9 +61,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             poll_seconds=settings.reminder.poll_seconds,
         )
         app.state.reminders.start()
+        app.state.pending = PendingReplies(
+            app.state.sessions,
+            gateway,
+            app.state.rasa,
+            health_probe(app.state.rasa, http, settings.action_server.url),
+            poll_seconds=settings.pending.poll_seconds,
+            max_attempts=settings.pending.max_attempts,
+        )
+        gateway.attach_pending(app.state.pending)
+        app.state.pending.start()
         try:
             yield
         finally:
+            await app.state.pending.stop()
             sweeper.cancel()
             await app.state.reminders.stop()
             await app.state.channels.stop()

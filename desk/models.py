@@ -177,3 +177,31 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+PENDING_WAITING = "waiting"  # Rasa (or the action server) was down: to be answered when it is back
+PENDING_ANSWERED = "answered"
+PENDING_TO_STAFF = "to_staff"  # a person took the conversation meanwhile: staff see the message
+PENDING_FAILED = "failed"  # Rasa came back but could not answer it: the student was told
+
+
+class PendingReply(Base):
+    """A student message the bot could not answer yet (desk/chat/pending.py), one row per message.
+
+    The replies of a waiting row are stored in the same transaction that marks it answered, so a
+    student gets them once, whatever restarts in between.
+    """
+
+    __tablename__ = "pending_replies"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_pending_reply_message"),
+        Index("ix_pending_replies_status_conversation", "status", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    status: Mapped[str] = mapped_column(String(20), default=PENDING_WAITING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -149,6 +149,29 @@ class ReminderSettings(BaseSettings):
     poll_seconds: float = Field(default=30.0, gt=0)
 
 
+class SupervisorSettings(BaseSettings):
+    """`helpdesk run` (docs/operations.md): a child that exits is restarted after a back-off doubling from
+    backoff_seconds up to backoff_max_seconds; after restart_limit exits within restart_window_minutes it
+    is given up (a log line naming it, /healthz 503)."""
+
+    model_config = _config("HELPDESK_SUPERVISOR_")
+
+    restart_limit: int = Field(default=5, ge=1)
+    restart_window_minutes: float = Field(default=10.0, gt=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+
+
+class PendingSettings(BaseSettings):
+    """Messages kept while Rasa or the action server is down (desk/chat/pending.py): how often the desk
+    checks that both are back, and how many tries a kept message gets before the student is told."""
+
+    model_config = _config("HELPDESK_PENDING_")
+
+    poll_seconds: float = Field(default=2.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+
+
 class RetrievalSettings(BaseSettings):
     """Dense FAQ retrieval (knowledge_base/faq/dense.py): on unless HELPDESK_DENSE=off; its embedding cache."""
 
@@ -182,6 +205,8 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "booking": BookingSettings,
     "reminder": ReminderSettings,
     "retrieval": RetrievalSettings,
+    "supervisor": SupervisorSettings,
+    "pending": PendingSettings,
 }
 
 
@@ -234,6 +259,7 @@ class Settings(BaseSettings):
     secret_key: str = ""  # signs the web chat and staff cookies
     cookie_secure: bool = False
     university_name: str = "示例大学"
+    desk_drain_seconds: int = Field(default=15, ge=1)  # SIGTERM: the desk's in-flight requests finish within this
 
     rasa: RasaSettings = Field(default_factory=RasaSettings)
     action_server: ActionServerSettings = Field(default_factory=ActionServerSettings)
@@ -245,6 +271,8 @@ class Settings(BaseSettings):
     booking: BookingSettings = Field(default_factory=BookingSettings)
     reminder: ReminderSettings = Field(default_factory=ReminderSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    pending: PendingSettings = Field(default_factory=PendingSettings)
 
     @model_validator(mode="before")
     @classmethod

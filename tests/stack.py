@@ -6,6 +6,9 @@ migrated and seeded SQLite database. Every process of a stack reads the same run
 only when a test asks for it) on the same workday's evening, so both branches of anything that depends
 on the hour run in every run, whatever the real time. The model is the one `make test` trained
 (HELPDESK_MODEL), else the newest under var/models.
+
+`launch(..., supervised=True)` runs the children under `helpdesk run`'s restart loop (in a thread), for
+the fault tests, which kill processes of their own stack only; settings overrides configure channels.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -34,7 +39,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def missing(message: str) -> None:
+def missing(message: str) -> NoReturn:
     """A dependency of the test is absent: skip with the reason, but fail in CI, where it must exist."""
     if in_ci():
         pytest.fail(message)
@@ -64,6 +69,7 @@ class Stack:
     children: list[supervisor.Child]
     db_url: str
     clock_env: dict[str, str]
+    watcher: supervisor.Supervisor | None = None  # restarts children that exit (launch(supervised=True))
 
     def now(self) -> datetime:
         """The stack's "now" (its processes' running clock), timezone-aware UTC."""
@@ -80,8 +86,13 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
 
-def launch(tmp_path_factory: pytest.TempPathFactory, now: str) -> Iterator[Stack]:
-    """Start Rasa, the action server and the desk with their clock at `now` (ticking); stop them after."""
+def launch(
+    tmp_path_factory: pytest.TempPathFactory, now: str, *, supervised: bool = False, **overrides: Any
+) -> Iterator[Stack]:
+    """Start Rasa, the action server and the desk with their clock at `now` (ticking); stop them after.
+
+    `supervised`: a child that exits is restarted as under `helpdesk run`. `overrides`: more settings.
+    """
     model = find_model()
     if model is None or not model.exists():
         missing("no trained Rasa model: run `make train` (make test does it)")
@@ -104,20 +115,37 @@ def launch(tmp_path_factory: pytest.TempPathFactory, now: str) -> Iterator[Stack
         rasa_token="test-token-" + os.urandom(8).hex(),
         secret_key=os.urandom(16).hex(),
         webchat_rate_limit=1000,
+        **overrides,
     )
     children = supervisor.build_children(settings, model)
     clock_env = clock.environment(now)
     for child in children:  # one clock for the desk, Rasa's time extractor and the actions
         child.env.update(clock_env)
+    watcher = supervisor.Supervisor(children, settings) if supervised else None
+    done = threading.Event()
+
+    def supervise() -> None:
+        if watcher is not None:
+            watcher.watch(done.is_set, interval=0.2)
+
+    thread = threading.Thread(target=supervise, daemon=True, name="stack-supervisor")
     for child in children:
         supervisor.start(child)
     try:
         if not supervisor.wait_ready(settings, children, timeout=240):
             logs = {c.name: c.log.read_text(errors="replace")[-3000:] for c in children if c.log.exists()}
             pytest.fail("the help desk did not become healthy:\n" + json.dumps(logs, ensure_ascii=False, indent=1))
-        yield Stack(settings, children, db_url, clock_env)
+        if watcher is not None:
+            thread.start()
+        yield Stack(settings, children, db_url, clock_env, watcher)
     finally:
-        supervisor.stop(children)
+        done.set()
+        if thread.is_alive():
+            thread.join(timeout=5)
+        if watcher is not None:
+            watcher.stop(timeout=20)
+        else:
+            supervisor.stop(children)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,9 @@ the conversation's state (docs/handoff.md):
 
 Replies are stored, then published to the conversation's listeners (web chat sockets, outbox, console).
 Messages of one conversation are handled one at a time, in arrival order. Rasa failures become a plain
-notice to the student; nothing is lost, since the inbound message is stored first.
+notice to the student at once (a refused connection fails in milliseconds, a hung Rasa after
+`rasa_timeout_seconds`); nothing is lost, since the inbound message is stored first, and the message is
+kept and answered when Rasa is back (desk/chat/pending.py).
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ logger = logging.getLogger(__name__)
 Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 BOT_UNAVAILABLE_TEXT = (
-    "抱歉，智能助手暂时无法回复（系统繁忙或维护中）。你的消息已经记录，请稍后再试；"
-    "如有紧急情况请拨打 110 / 120，心理援助热线 12356。"
+    "抱歉，智能助手暂时无法回复（系统繁忙或维护中）。你的消息已经记录，恢复后会稍后回复你；"
+    "需要老师帮助请发送「转人工」。如有紧急情况请拨打 110 / 120，心理援助热线 12356。"
 )
 MAX_TEXT_LENGTH = 1000
 BOT_DOWN_HANDOFF_TEXT = "智能助手暂时无法回复，已为你转人工服务。"
@@ -124,6 +126,7 @@ class Gateway:
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[Listener] = []
         self.handoffs: Any = None  # desk.handoff.service.Handoffs, attached by it
+        self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
 
     def attach_handoffs(self, handoffs: Any) -> None:
         """Tickets are opened and worked by this service (desk/handoff/service.py)."""
@@ -144,6 +147,14 @@ class Gateway:
         """Publish already stored messages, in order."""
         for message in messages:
             await self._publish(conversation_id, message)
+
+    def attach_pending(self, pending: Any) -> None:
+        """Messages Rasa could not answer are kept and answered later by this (desk/chat/pending.py)."""
+        self.pending = pending
+
+    def conversation_lock(self, conversation_id: str) -> asyncio.Lock:
+        """The lock that serializes the work on one conversation."""
+        return self._lock(conversation_id)
 
     def _lock(self, conversation_id: str) -> asyncio.Lock:
         lock = self._locks.get(conversation_id)
@@ -346,15 +357,28 @@ class Gateway:
 
     async def _ask_rasa(self, msg: InboundMessage, text: str) -> list[dict[str, Any]]:
         message = msg.payload if msg.payload and msg.payload.startswith("/") else text
+        pending = self.pending
         try:
+            if pending is not None and pending.waiting(msg.conversation_id):
+                await pending.catch_up(msg.conversation_id)  # older kept messages first, if the bot is healthy
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
+        except asyncio.CancelledError:  # the desk is stopping: the next one answers it
+            if pending is not None:
+                await asyncio.shield(pending.keep(msg.conversation_id))
+            raise
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
             if msg.payload == PAYLOAD_REQUEST_HUMAN or HUMAN_REQUEST.search(text):
                 packet = {"reason": "request", "priority": "normal", "source": "gateway", "summary": [text[:200]]}
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
+            if pending is not None:
+                await pending.keep(msg.conversation_id)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
+        return await self.replies_for(msg.conversation_id, answers)
+
+    async def replies_for(self, conversation_id: str, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket."""
         replies: list[dict[str, Any]] = []
         notices: list[dict[str, Any]] = []
         for answer in answers:
@@ -362,7 +386,7 @@ class Gateway:
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
                 packet = dict(custom["handoff"])
                 packet.setdefault("source", "bot")
-                notices.extend(await self._open_ticket(msg.conversation_id, packet))
+                notices.extend(await self._open_ticket(conversation_id, packet))
             if answer.get("text"):
                 buttons = [
                     {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}

@@ -2,6 +2,10 @@
 
 Rasa's REST channel answers HTTP 200 with an empty list when processing fails inside Rasa (it
 swallows the exception), and this bot always says something, so an empty answer counts as a failure.
+That is also what Rasa answers while the action server is down.
+
+Connecting gets `CONNECT_SECONDS` (Rasa is on loopback: a stopped or restarting Rasa refuses at once,
+so the student's notice comes well within 3 s); reading the answer gets the configured timeout.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 import httpx
 
 logger = logging.getLogger(__name__)
+
+CONNECT_SECONDS = 1.0
 
 
 class RasaUnavailable(Exception):
@@ -25,7 +31,7 @@ class RasaClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=3.0))
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=CONNECT_SECONDS))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -34,7 +40,11 @@ class RasaClient:
         """Send a student's message (or a button payload); returns the bot's messages."""
         body = {"sender": sender, "message": message, "metadata": metadata or {}}
         try:
-            resp = await self._client.post(f"{self.base_url}/webhooks/rest/webhook", json=body, timeout=self.timeout)
+            resp = await self._client.post(
+                f"{self.base_url}/webhooks/rest/webhook",
+                json=body,
+                timeout=httpx.Timeout(self.timeout, connect=CONNECT_SECONDS),
+            )
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
@@ -50,7 +60,11 @@ class RasaClient:
     async def status(self) -> dict[str, Any]:
         """Rasa's /status (the loaded model), raising RasaUnavailable when it is not up."""
         try:
-            resp = await self._client.get(f"{self.base_url}/status", params={"token": self.token}, timeout=3.0)
+            resp = await self._client.get(
+                f"{self.base_url}/status",
+                params={"token": self.token},
+                timeout=httpx.Timeout(3.0, connect=CONNECT_SECONDS),
+            )
         except httpx.HTTPError as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         if resp.status_code != 200:

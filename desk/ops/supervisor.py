@@ -1,13 +1,21 @@
-"""`helpdesk run`: start Rasa, the action server and the desk, watch them, stop them together.
+"""`helpdesk run`: start Rasa, the action server and the desk, keep them running, stop them in order.
 
 Rasa runs from the Rasa environment (.venv/rasa), the action server and the desk from the app
 environment. Everything binds to loopback except the desk, whose address is configurable. Logs go to
-var/log/<process>.log. Ctrl-C or SIGTERM stops all three; if one dies, the others are stopped too.
+var/log/<process>.log.
+
+A child that exits is started again with the same command line (Rasa with the same model) after a
+back-off, while the others keep running (desk/ops/restarts.py); a crash loop (N exits in M minutes,
+docs/operations.md) gives that child up, says so in the log and in var/supervisor.json, which the
+desk's /healthz turns into a 503 naming it. Only a desk given up ends `helpdesk run` (exit code 1),
+since nothing is served any more. Ctrl-C or SIGTERM drains: the desk stops first (uvicorn finishes the
+requests in flight, the channels finish the messages they hold), then Rasa and the action server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -20,10 +28,13 @@ from pathlib import Path
 
 import httpx
 
+from desk.ops.restarts import GIVEN_UP, RESTARTING, RUNNING, STOPPED, RestartPolicy, StatusFile, status_path
 from desk.settings import Settings, get_settings
 from knowledge_base import config as kb_config
 
+logger = logging.getLogger(__name__)
 ROOT = kb_config.PROJECT_ROOT
+FRONT = "desk"  # stopped first, so the messages it holds can still reach Rasa
 
 
 @dataclass
@@ -136,6 +147,8 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 "--no-server-header",
                 "--ws",
                 "wsproto",
+                "--timeout-graceful-shutdown",
+                str(settings.desk_drain_seconds),
             ],
             desk_env,
             logs / "desk.log",
@@ -156,8 +169,8 @@ def start(child: Child) -> None:
     )
 
 
-def stop(children: list[Child], timeout: float = 20.0) -> None:
-    """SIGTERM every child's process group, then SIGKILL what is left after `timeout`."""
+def terminate(children: list[Child], timeout: float) -> None:
+    """SIGTERM these children's process groups, then SIGKILL what is left after `timeout`."""
     for child in children:
         if child.proc and child.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -169,9 +182,102 @@ def stop(children: list[Child], timeout: float = 20.0) -> None:
         try:
             child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop within %.0f s: killed", child.name, timeout)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.proc.pid, signal.SIGKILL)
             child.proc.wait()
+
+
+def stop(children: list[Child], timeout: float = 20.0) -> None:
+    """Stop the desk first (it drains within `timeout`), then Rasa and the action server."""
+    terminate([c for c in children if c.name == FRONT], timeout)
+    terminate([c for c in children if c.name != FRONT], timeout)
+
+
+class Supervisor:
+    """Restarts children that exit, with back-off, and gives a crash-looping one up (never silently)."""
+
+    def __init__(self, children: list[Child], settings: Settings) -> None:
+        self.children = children
+        self.policies = {
+            c.name: RestartPolicy(
+                limit=settings.supervisor.restart_limit,
+                window=settings.supervisor.restart_window_minutes * 60,
+                base_delay=settings.supervisor.backoff_seconds,
+                max_delay=settings.supervisor.backoff_max_seconds,
+            )
+            for c in children
+        }
+        self.status = StatusFile(status_path(settings.var_dir), [c.name for c in children])
+        self.restart_at: dict[str, float] = {}
+        self.given_up: set[str] = set()
+
+    def start_all(self) -> None:
+        for child in self.children:
+            start(child)
+        self.status.write()
+
+    @property
+    def front_given_up(self) -> bool:
+        """The desk itself is given up: nothing serves the students any more."""
+        return FRONT in self.given_up
+
+    def check(self, now: float | None = None) -> None:
+        """One round: notice exits, schedule restarts, start the children whose back-off is over."""
+        now = time.monotonic() if now is None else now
+        for child in self.children:
+            if child.name in self.given_up:
+                continue
+            due = self.restart_at.get(child.name)
+            if due is not None:
+                if now >= due:
+                    del self.restart_at[child.name]
+                    logger.warning("restarting %s", child.name)
+                    try:
+                        start(child)
+                    except OSError as exc:  # counts as one more exit: retried, or given up
+                        logger.error("%s could not be started: %s", child.name, exc)
+                        self._exited(child, None, now)
+                        continue
+                    self.status.update(child.name, RUNNING, restarted=True)
+                continue
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            self._exited(child, child.proc.returncode, now)
+
+    def _exited(self, child: Child, code: int | None, now: float) -> None:
+        """Schedule the restart of a child that exited, or give it up."""
+        policy = self.policies[child.name]
+        delay = policy.record_exit(now)
+        if delay is None:
+            self.given_up.add(child.name)
+            logger.error(
+                "%s exited with code %s, %d times within %.0f minutes: giving up on %s "
+                "(restart the help desk to try again); see %s",
+                child.name, code, policy.recent_exits, policy.window / 60, child.name, child.log,
+            )  # fmt: skip
+            self.status.update(child.name, GIVEN_UP, last_exit=code)
+            return
+        logger.warning(
+            "%s exited with code %s; restarting it in %.1f s (exit %d of %d allowed within %.0f minutes); see %s",
+            child.name, code, delay, policy.recent_exits, policy.limit - 1, policy.window / 60, child.log,
+        )  # fmt: skip
+        self.restart_at[child.name] = now + delay
+        self.status.update(child.name, RESTARTING, last_exit=code)
+
+    def watch(self, should_stop: Callable[[], bool], interval: float = 0.5) -> None:
+        """Keep the children running until `should_stop()` or the desk is given up."""
+        while not should_stop() and not self.front_given_up:
+            self.check()
+            time.sleep(interval)
+
+    def stop(self, timeout: float) -> None:
+        """Drain and stop everything; the status file goes (no verdict outlives its supervisor)."""
+        self.restart_at.clear()
+        stop(self.children, timeout)
+        for name in self.status.children:
+            self.status.children[name]["state"] = STOPPED
+        self.status.remove()
 
 
 def wait_ready(
@@ -216,6 +322,7 @@ def run_all(model: str | None = None) -> int:
         return 1
     print(warmup.stdout.strip())
     children = build_children(settings, model_path)
+    supervisor = Supervisor(children, settings)
     stopping = {"signal": 0}
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -223,8 +330,7 @@ def run_all(model: str | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    for child in children:
-        start(child)
+    supervisor.start_all()
     print(
         f"starting Rasa (model {model_path.name}), the action server and the desk; logs in {settings.var_dir / 'log'}"
     )
@@ -237,16 +343,11 @@ def run_all(model: str | None = None) -> int:
         else:
             base = settings.base_url
             print(f"\n  Web chat:  {base}/\n  Health:    {base}/healthz\n  Press Ctrl-C to stop.\n")
-            while not stopping["signal"]:
-                dead = [c for c in children if c.proc is not None and c.proc.poll() is not None]
-                if dead:
-                    for c in dead:
-                        print(f"{c.name} exited with code {c.proc.returncode}; see {c.log}", file=sys.stderr)  # type: ignore[union-attr]
-                    code = 1
-                    break
-                time.sleep(0.5)
+            supervisor.watch(lambda: bool(stopping["signal"]))
+            if supervisor.front_given_up:
+                code = 1
     finally:
         print("stopping ...")
-        stop(children)
+        supervisor.stop(settings.desk_drain_seconds + 5.0)
         print("stopped")
     return code

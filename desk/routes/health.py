@@ -1,4 +1,6 @@
-"""`/healthz`: Rasa, the action server and the database, each reported on its own."""
+"""`/healthz`: Rasa, the action server and the database, each reported on its own, and the supervisor's
+verdict: a child it gave up on after a crash loop (var/supervisor.json, desk/ops/restarts.py) is named
+under `supervisor` and makes the answer 503 until the help desk is restarted."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from desk.chat.rasa_client import RasaUnavailable
+from desk.ops.restarts import given_up
 
 router = APIRouter()
 
@@ -40,6 +43,10 @@ async def healthz(request: Request, response: Response) -> dict[str, Any]:
             checks["action_server"]["error"] = f"HTTP {resp.status_code}"
     except httpx.HTTPError as exc:
         checks["action_server"] = {"ok": False, "error": type(exc).__name__}
+    abandoned = await to_thread.run_sync(given_up, state.settings.var_dir)
+    if abandoned:
+        checks["supervisor"] = {"ok": False, "given_up": abandoned,
+                                "error": "gave up restarting " + ", ".join(abandoned) + " (crash loop)"}  # fmt: skip
     ok = all(c["ok"] for c in checks.values())
     if not ok:
         response.status_code = 503
