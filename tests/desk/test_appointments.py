@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from desk.deps import get_clock
 from desk.main import create_app
-from desk.routes.appointments import get_clock
 from desk.settings import Settings
 from desk.staff import accounts
 from knowledge_base.booking import models as bm

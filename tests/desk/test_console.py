@@ -13,9 +13,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from desk.main import create_app
 from desk.models import Conversation, HandoffRequest, Message
-from desk.routes.console import StaffHub, origin_allowed
 from desk.settings import Settings
 from desk.staff import accounts
+from desk.staff.console_hub import StaffHub, origin_allowed
 from knowledge_base.models import utcnow
 
 PASSWORD = "correct-horse-battery"
