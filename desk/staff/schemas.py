@@ -91,6 +91,27 @@ TitleText = Annotated[str, _stripped(MAX_TITLE_LENGTH), NoneIsEmpty]
 DepartmentId = Annotated[str, _stripped(64), NoneIsEmpty]
 View = Annotated[Literal["day", "week"], BeforeValidator(_day_or_week)]
 
+# -- staff ------------------------------------------------------------------------------------------
+
+
+class LoginForm(BaseModel):
+    """The login page's form (a missing field reads as empty and fails the login, not the request)."""
+
+    username: str = ""
+    password: str = ""
+    csrf_token: str = ""
+
+
+class StaffPublic(BaseModel):
+    """`GET /api/staff/me`: who is logged in."""
+
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    departments: list[str]
+
+
 # -- the console ------------------------------------------------------------------------------------
 
 
