@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,7 +11,12 @@ from sqlalchemy.orm import sessionmaker
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.chat.gateway import Gateway
+from desk.handoff.service import Handoffs
 from desk.settings import Settings
+from desk.staff.appointments_view import StaffAppointments
+from knowledge_base.models import utcnow
+
+Clock = Callable[[], datetime]
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -28,8 +35,34 @@ def get_sessions(request: Request) -> sessionmaker:
     return request.app.state.sessions
 
 
+def get_handoffs(request: Request) -> Handoffs:
+    return request.app.state.handoffs
+
+
+def get_appointments(request: Request) -> StaffAppointments:
+    return StaffAppointments(request.app.state.sessions, request.app.state.cipher)
+
+
+def get_clock() -> Clock:
+    """The clock of the staff pages (the one clock; tests override this dependency with a frozen one)."""
+    return utcnow
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 TokensDep = Annotated[SessionTokens, Depends(get_tokens)]
 SessionsDep = Annotated[sessionmaker, Depends(get_sessions)]
-__all__ = ["SettingsDep", "GatewayDep", "TokensDep", "SessionsDep", "RateLimiter", "WebchatHub"]
+HandoffsDep = Annotated[Handoffs, Depends(get_handoffs)]
+AppointmentsDep = Annotated[StaffAppointments, Depends(get_appointments)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+__all__ = [
+    "AppointmentsDep",
+    "ClockDep",
+    "GatewayDep",
+    "HandoffsDep",
+    "SessionsDep",
+    "SettingsDep",
+    "TokensDep",
+    "RateLimiter",
+    "WebchatHub",
+]

@@ -19,9 +19,22 @@ from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
 from desk.chat.rasa_client import RasaClient
 from desk.delivery.reminders import ReminderWorker
+from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
-from desk.routes import appointments, console, health, staff, telegram, webchat, wechat
+from desk.routes import (
+    appointments_api,
+    appointments_pages,
+    console_api,
+    console_pages,
+    console_socket,
+    health,
+    staff,
+    telegram,
+    webchat,
+    wechat,
+)
 from desk.settings import Settings, get_settings
+from desk.staff.console_hub import start_hub
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
@@ -51,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway.add_listener(app.state.hub.deliver)
         app.state.gateway = gateway
         app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
-        console.start_hub(app.state)  # the staff console's websocket hub listens to the tickets
+        start_hub(app.state)  # the staff console's websocket hub listens to the tickets
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff.sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
         app.state.cipher = ContactCipher(settings.booking.key)
@@ -88,6 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram.router)
     app.include_router(wechat.router)
     app.include_router(staff.router)
-    app.include_router(console.router)
-    app.include_router(appointments.router)
+    app.include_router(console_pages.router)
+    app.include_router(console_api.router)
+    app.include_router(console_socket.router)
+    app.include_router(appointments_pages.router)
+    app.include_router(appointments_api.router)
+    register_error_handlers(app)
     return app

@@ -1,16 +1,18 @@
-"""Staff login and logout, who is logged in, and the undelivered messages (the console is in routes/console.py)."""
+"""Staff login and logout, who is logged in, and the undelivered messages (the console: console_pages.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from desk.deps import SessionsDep
 from desk.staff import accounts
+from desk.staff.schemas import LoginForm, StaffPublic
 from desk.staff.security import (
     StaffDep,
     check_login_csrf,
@@ -41,24 +43,12 @@ async def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/staff/login")
-async def login(
-    request: Request, username: str = Form(""), password: str = Form(""), csrf_token: str = Form("")
-) -> Response:
-    if not check_login_csrf(request, csrf_token):
+async def login(request: Request, sessions: SessionsDep, form: Annotated[LoginForm, Form()]) -> Response:
+    if not check_login_csrf(request, form.csrf_token):
         return _login_page(request, "页面已过期，请重新登录。", 403)
     address = request.client.host if request.client else "unknown"
-    sessions = request.app.state.sessions
-
-    def check() -> accounts.CurrentUser:
-        with sessions() as session:
-            try:
-                user = accounts.authenticate(session, username, password, address, utcnow())
-            finally:
-                session.commit()  # failures are counted even when the login is refused
-            return user
-
     try:
-        user = await to_thread.run_sync(check)
+        user = await to_thread.run_sync(accounts.log_in, sessions, form.username, form.password, address, utcnow())
     except accounts.LoginThrottled:
         return _login_page(request, "登录失败次数过多，请15分钟后再试。", 429)
     except accounts.InvalidCredentials:
@@ -76,11 +66,16 @@ async def logout(user: StaffDep) -> Response:
 
 
 @router.get("/api/staff/undelivered")
-async def undelivered_api(request: Request, user: StaffDep) -> list[dict[str, Any]]:
-    return await to_thread.run_sync(undelivered, request.app.state.sessions, user)
+async def undelivered_api(sessions: SessionsDep, user: StaffDep) -> list[dict[str, Any]]:
+    return await to_thread.run_sync(undelivered, sessions, user)
 
 
 @router.get("/api/staff/me")
-async def me(user: StaffDep) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name,
-            "is_admin": user.is_admin, "departments": list(user.departments)}  # fmt: skip
+async def me(user: StaffDep) -> StaffPublic:
+    return StaffPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        is_admin=user.is_admin,
+        departments=list(user.departments),
+    )

@@ -17,7 +17,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, delete, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from knowledge_base.db import Base
 from knowledge_base.models import utcnow
@@ -180,6 +180,15 @@ def authenticate(session: Session, username: str, password: str, address: str, n
     user.last_login_at = now
     session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
     return CurrentUser.of(user)
+
+
+def log_in(sessions: sessionmaker, username: str, password: str, address: str, now: datetime) -> CurrentUser:
+    """`authenticate` in a transaction of its own, committed even when the login is refused (failures count)."""
+    with sessions() as session:
+        try:
+            return authenticate(session, username, password, address, now)
+        finally:
+            session.commit()
 
 
 def load_user(session: Session, user_id: int) -> CurrentUser | None:

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from desk.deps import get_clock
 from desk.main import create_app
-from desk.routes.appointments import get_clock
 from desk.settings import Settings
 from desk.staff import accounts
 from knowledge_base.booking import models as bm
@@ -171,6 +171,13 @@ def test_marking_attended_and_no_show_needs_csrf_and_a_started_visit(  # type: i
     changed = desk.post(f"/staff/appointments/{code}/mark", data={**form, "status": "no_show", "csrf_token": token})
     assert "已标记为“未到”" in changed.text and status_of(sessions, code) == "no_show"
 
+    api_early = desk.post(
+        f"/api/staff/appointments/{bookings['later'].code}/mark", json={"status": "attended"},
+        headers={"X-CSRF-Token": token},
+    )  # fmt: skip
+    assert api_early.status_code == 409 and api_early.json()["detail"].startswith("预约还没开始")
+    wrong = desk.post(f"/api/staff/appointments/{code}/mark", json={"status": "done"}, headers={"X-CSRF-Token": token})
+    assert wrong.status_code == 400 and wrong.json()["detail"] == "status 只能是 attended 或 no_show"
     api = desk.post(
         f"/api/staff/appointments/{code}/mark", json={"status": "attended"}, headers={"X-CSRF-Token": token}
     )
@@ -240,6 +247,23 @@ def test_admin_sees_every_department_and_exports_csv(  # type: ignore[no-untyped
     assert any("exported the full contacts of 1 bookings" in r.getMessage() for r in caplog.records)
     assert desk.get("/staff/appointments.csv", params={"from": "2026-12-05", "to": "2026-12-01"}).status_code == 400
     assert desk.get("/staff/appointments.csv", params={"from": "昨天"}).status_code == 400
+
+
+def test_the_api_explains_a_bad_date(desk: TestClient, people, bookings) -> None:  # type: ignore[no-untyped-def]
+    log_in(desk, "wang", people["wang"])
+    bad = desk.get("/api/staff/appointments", params={"day": "12/01/2026"})
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("日期格式不对")
+    listed = desk.get("/api/staff/appointments", params={"day": "2026-12-01", "view": "no_such_view"}).json()
+    assert listed["view"] == "day" and [a["code"] for a in listed["appointments"]] == [bookings["counseling"].code]
+
+
+def test_a_wrong_booking_key_is_explained_not_a_crash(settings: Settings, people, bookings) -> None:  # type: ignore[no-untyped-def]
+    other_key = ContactCipher.generate_key()
+    app = create_app(settings.model_copy(update={"booking_key": other_key, "reminder_poll_seconds": 3600}))
+    with TestClient(app) as client:
+        log_in(client, "wang", people["wang"])
+        page = client.get("/staff/appointments")
+        assert page.status_code == 500 and "预约密钥（HELPDESK_BOOKING_KEY）" in page.json()["detail"]
 
 
 def test_pages_need_a_session(desk: TestClient) -> None:

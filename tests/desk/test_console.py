@@ -13,9 +13,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from desk.main import create_app
 from desk.models import Conversation, HandoffRequest, Message
-from desk.routes.console import StaffHub, origin_allowed
 from desk.settings import Settings
 from desk.staff import accounts
+from desk.staff.console_hub import StaffHub, origin_allowed
 from knowledge_base.models import utcnow
 
 PASSWORD = "correct-horse-battery"
@@ -196,6 +196,12 @@ def test_only_the_claimer_replies_and_bad_input_gets_a_chinese_error(app: Any, t
     assert wang.post(f"{url}/close", {"resolution": ""}).json()["detail"] == "请填写处理结果"
     unknown = wang.post(f"{url}/transfer", {"department_id": "no_such", "note": ""})
     assert unknown.status_code == 400 and "没有这个部门" in unknown.json()["detail"]
+    not_an_object = wang.client.post(f"{url}/note", json=["看看"], headers={"X-CSRF-Token": wang.csrf})
+    assert not_an_object.status_code == 400 and "请求格式错误" in not_an_object.json()["detail"]
+    assert wang.post(f"{url}/note", {"text": None}).json()["detail"] == "请填写备注内容"
+    assert wang.post(f"{url}/note", {"text": 42}).json()["detail"] == "备注内容格式错误"
+    missing = wang.post("/api/staff/tickets/999999/claim")
+    assert missing.status_code == 404 and missing.json()["detail"] == "找不到这个工单，或你没有查看它的权限"
 
 
 def test_notes_transfer_and_close(app: Any, tickets: dict[str, int], sessions) -> None:  # type: ignore[no-untyped-def]
@@ -252,6 +258,8 @@ def test_canned_replies_are_edited_by_admins_only(app: Any) -> None:
     assert admin.delete(f"/api/staff/canned/{added.json()['id']}").status_code == 200
     assert not any(c["title"] == "预约咨询" for c in wang.get("/api/staff/canned?department_id=mental_health").json())
     assert admin.post("/api/staff/canned", {"title": "", "text": "x"}).json()["detail"] == "请填写快捷回复标题"
+    gone = admin.delete(f"/api/staff/canned/{added.json()['id']}")
+    assert gone.status_code == 404 and gone.json()["detail"] == "这条快捷回复不存在或已被删除"
 
 
 def test_the_socket_needs_a_session_and_the_desks_own_origin(app: Any, sessions) -> None:  # type: ignore[no-untyped-def]

@@ -138,6 +138,8 @@ def test_a_session_cookie_kept_after_logout_opens_nothing(client: TestClient, pe
 
 def test_staff_see_their_departments_and_every_urgent_request(client: TestClient, people) -> None:  # type: ignore[no-untyped-def]
     log_in(client, "wang", people["wang"])
+    me = client.get("/api/staff/me").json()
+    assert (me["display_name"], me["is_admin"], me["departments"]) == ("王老师", False, ["mental_health"])
     seen = client.get("/api/staff/tickets").json()
     assert [(r["department_id"], r["priority"]) for r in seen] == [("community", "urgent"), ("mental_health", "normal")]
     assert seen[1]["summary"] == ["<b>学生原话</b>"]  # JSON data, rendered with textContent by the console

@@ -1,0 +1,116 @@
+"""The staff console's live feed: open console sockets, and the Handoffs events each of them may see.
+
+Service events are pushed to every open console, filtered per person with the same rule as the
+queue (`CurrentUser.can_see`): a staff member never receives a message of a ticket they may not
+open. A socket needs the session cookie and an Origin equal to the desk's host (`origin_allowed`),
+so another site cannot open it with the staff member's cookie; the route is desk/routes/console_socket.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from anyio import to_thread
+from fastapi import WebSocket
+
+from desk.staff import accounts
+from desk.staff.console_queries import ticket_meta
+from desk.staff.security import read_session
+
+OPEN_STATUSES = {"queued", "message", "claimed"}
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class StaffHub:
+    """Open console sockets and who is behind each; forwards service events to those who may see them.
+
+    The hub remembers each ticket's (department, priority) from the events it has seen, so that a
+    message event (which names only the ticket) can be filtered, and so that a console which could
+    see a ticket before a transfer learns that it left its queue (`ticket_removed`).
+    """
+
+    def __init__(self, lookup: Callable[[int], tuple[str | None, str] | None]) -> None:
+        self._clients: dict[Send, accounts.CurrentUser] = {}
+        self._tickets: dict[int, tuple[str | None, str]] = {}
+        self._lookup = lookup  # sync, runs in a worker thread: (department_id, priority) of a ticket id
+
+    def join(self, user: accounts.CurrentUser, send: Send) -> None:
+        self._clients[send] = user
+
+    def leave(self, send: Send) -> None:
+        self._clients.pop(send, None)
+
+    async def _send(self, send: Send, frame: dict[str, Any]) -> None:
+        try:
+            await send(frame)
+        except Exception:  # a closed socket leaves on its own
+            self.leave(send)
+
+    async def _meta(self, ticket_id: int) -> tuple[str | None, str] | None:
+        meta = self._tickets.get(ticket_id)
+        if meta is None:
+            meta = await to_thread.run_sync(self._lookup, ticket_id)
+            if meta is not None:
+                self._tickets[ticket_id] = meta
+        return meta
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Handoffs listener: one service event, fanned out to the consoles allowed to see it."""
+        kind = event.get("type")
+        if kind in ("ticket", "alert") and isinstance(event.get("ticket"), dict):
+            ticket = event["ticket"]
+            ticket_id = int(ticket["id"])
+            before = self._tickets.get(ticket_id)
+            now = (ticket.get("department_id"), str(ticket.get("priority", "normal")))
+            self._tickets[ticket_id] = now
+            if ticket.get("status") not in OPEN_STATUSES:
+                self._tickets.pop(ticket_id, None)
+            for send, user in list(self._clients.items()):
+                if user.can_see(*now):
+                    await self._send(send, event)
+                elif kind == "ticket" and before is not None and user.can_see(*before):
+                    await self._send(send, {"type": "ticket_removed", "id": ticket_id})
+        elif kind == "message" and event.get("ticket_id") is not None:
+            meta = await self._meta(int(event["ticket_id"]))
+            if meta is None:
+                return
+            for send, user in list(self._clients.items()):
+                if user.can_see(*meta):
+                    await self._send(send, event)
+
+
+def start_hub(state: Any) -> StaffHub:
+    """Create the console hub and subscribe it to the Handoffs service (call inside the lifespan)."""
+    hub = StaffHub(lambda ticket_id: ticket_meta(state.sessions, ticket_id))
+    state.handoffs.add_listener(hub.publish)  # the service schedules the coroutine on the desk's loop
+    state.staff_hub = hub
+    return hub
+
+
+def origin_allowed(origin: str | None, host: str | None, public_url: str = "") -> bool:
+    """A browser's websocket Origin must be this desk (its Host header, or the configured public URL)."""
+    if not origin or not host:
+        return False
+    netloc = urlsplit(origin).netloc.lower()
+    allowed = {host.lower()}
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc.lower())
+    return netloc in allowed
+
+
+async def socket_user(websocket: WebSocket) -> accounts.CurrentUser | None:
+    """The active account behind the socket's session cookie (still within its age), else None."""
+    # read_session reads only the cookies and the app's state, which a websocket has like a request
+    data = read_session(websocket)  # type: ignore[arg-type]
+    if data is None:
+        return None
+    sessions = websocket.app.state.sessions
+
+    def load() -> accounts.CurrentUser | None:
+        with sessions() as session:
+            return accounts.load_user(session, int(data["uid"]))
+
+    return await to_thread.run_sync(load)
