@@ -17,7 +17,6 @@ notice to the student; nothing is lost, since the inbound message is stored firs
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -32,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
+from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
 from desk.handoff import texts
 from desk.models import (
@@ -120,7 +120,7 @@ class Gateway:
         self._sessions = sessions
         self._rasa = rasa
         self._crisis_line = crisis_line
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
         self._listeners: list[Listener] = []
         self.handoffs: Any = None  # desk.handoff.service.Handoffs, attached by it
 
@@ -144,11 +144,8 @@ class Gateway:
         for message in messages:
             await self._publish(conversation_id, message)
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
+    def _lock(self, conversation_id: str) -> ConversationLock:
+        return self._locks(conversation_id)
 
     # -- storage (sync, run in a worker thread) ----------------------------------------------------
     def _store_inbound(self, msg: InboundMessage, text: str) -> Inbound | None:
