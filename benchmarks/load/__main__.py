@@ -34,7 +34,8 @@ from knowledge_base.config import PROJECT_ROOT
 logger = logging.getLogger("benchmarks.load")
 
 CHAT_IDS = 700_000_000
-WARM_UP = 20  # unmeasured questions through the desk and through bare Rasa before the first scenario
+WARM_UP = 20  # unmeasured questions (not asked later) before each measured system
+PROFILE_RATE = 50  # py-spy samples per second
 
 
 def duration(text: str) -> float:
@@ -94,29 +95,37 @@ def machine() -> str:
 
 
 class Factories:
-    """Students for the desk (web chat and Telegram) and for bare Rasa, numbered the same way."""
+    """Students for the desk (web chat and Telegram) and for bare Rasa, numbered the same way.
+
+    Each phase of a run has its own conversations (web sessions, Telegram chats, Rasa senders).
+    """
 
     def __init__(self, bench: stack.BenchStack, share: float, run: str) -> None:
         self.bench = bench
         self.share = share
         self.run = run
-        self.desk_http = httpx.AsyncClient(
-            base_url=bench.desk_url, timeout=30, limits=httpx.Limits(max_connections=500)
-        )
-        self.rasa_http = httpx.AsyncClient(
-            base_url=bench.rasa_url, timeout=30, limits=httpx.Limits(max_connections=500)
-        )
+        self.name = run
+        self._phases = 0
+        limits = httpx.Limits(max_connections=1000)
+        self.desk_http = httpx.AsyncClient(base_url=bench.desk_url, timeout=30, limits=limits)
+        self.rasa_http = httpx.AsyncClient(base_url=bench.rasa_url, timeout=30, limits=limits)
+
+    def phase(self, name: str) -> Factories:
+        """Name the conversations of the next phase (and move Telegram chats to a new range)."""
+        self._phases += 1
+        self.name = f"{self.run}-{name}"
+        return self
 
     def on_telegram(self, i: int) -> bool:
         return int((i + 1) * self.share) > int(i * self.share)
 
     def desk(self, i: int) -> Student:
         if self.on_telegram(i):
-            return TelegramStudent(self.desk_http, self.bench.telegram, CHAT_IDS + i)
-        return WebStudent(self.bench.desk_url, f"{self.run}-{i}")
+            return TelegramStudent(self.desk_http, self.bench.telegram, CHAT_IDS + 100_000 * self._phases + i)
+        return WebStudent(self.bench.desk_url, f"{self.name}-{i}")
 
     def rasa(self, i: int) -> Student:
-        return RasaStudent(self.rasa_http, self.bench.settings.rasa_token, f"bench-{self.run}-{i}")
+        return RasaStudent(self.rasa_http, self.bench.settings.rasa_token, f"bench-{self.name}-{i}")
 
     async def aclose(self) -> None:
         await self.desk_http.aclose()
@@ -152,21 +161,26 @@ def usage_rows(sampler: Sampler, answered: int) -> dict[str, Any]:
     }
 
 
+async def fresh(bench: stack.BenchStack, factory: Any, warm: list[str]) -> None:
+    """Before each measured system: a restarted action server (no cache from the run before), warmed up."""
+    await asyncio.to_thread(stack.restart, bench, "actions")
+    await warm_up(factory, warm, len(warm))
+
+
 async def bench_run(
     args: argparse.Namespace, bench: stack.BenchStack, texts: list[str], result: dict[str, Any]
 ) -> None:
     bench.telegram.loop = asyncio.get_running_loop()
-    run = clock.now().strftime("%H%M%S")
-    factories = Factories(bench, args.telegram_share, run)
+    factories = Factories(bench, args.telegram_share, clock.now().strftime("%H%M%S"))
     every = args.sample_every or (30.0 if args.soak else 1.0)
+    warm, texts = texts[:WARM_UP], texts[WARM_UP:]
     try:
-        await warm_up(lambda i: WebStudent(bench.desk_url, f"warm-{run}"), texts, WARM_UP)
-        await warm_up(lambda i: factories.rasa(10**6), texts[WARM_UP:], WARM_UP)
         if args.soak:
+            await fresh(bench, factories.phase("warm-desk").desk, warm)
             load = Load(args.students, args.think, args.soak, args.seed)
-            played, sampler = await measured("soak", load, factories.desk, texts, bench, every)
+            played, sampler = await measured("soak", load, factories.phase("soak").desk, texts, bench, every)
             await asyncio.sleep(2)  # the outbox delivers the last answers
-            reconcile(played, bench)
+            result["reconciled"] = reconcile(played, bench)
             window = min(300.0, args.soak / 3)
             result["scenarios"] = {"desk soak": played.summary()}
             result["processes"] = {"soak": usage_rows(sampler, played.summary()["answered"])}
@@ -179,8 +193,9 @@ async def bench_run(
             }
             return
         load = Load(args.students, args.think, args.duration, args.seed)
-        recordings = profile.start(bench.pids, bench.workdir / "profile") if args.profile else []
-        played, sampler = await measured("desk", load, factories.desk, texts, bench, every)
+        await fresh(bench, factories.phase("warm-desk").desk, warm)
+        recordings = profile.start(bench.pids, bench.workdir / "profile", PROFILE_RATE) if args.profile else []
+        played, sampler = await measured("desk", load, factories.phase("desk").desk, texts, bench, every)
         profile.stop(recordings)
         await asyncio.sleep(2)
         result["reconciled"] = reconcile(played, bench)
@@ -194,10 +209,11 @@ async def bench_run(
             result["profile"] = {
                 "folder": str(bench.workdir / "profile"),
                 "answered": desk["answered"],
-                "processes": {r.name: profile.top(r.output) for r in recordings},
+                "processes": {r.name: profile.top(r.output, rate=PROFILE_RATE) for r in recordings},
             }
         if not args.no_rasa:
-            played_rasa, sampler_rasa = await measured("rasa", load, factories.rasa, texts, bench, every)
+            await fresh(bench, factories.phase("warm-rasa").rasa, warm)
+            played_rasa, sampler_rasa = await measured("rasa", load, factories.phase("rasa").rasa, texts, bench, every)
             rasa = played_rasa.summary()
             result["scenarios"]["bare Rasa (REST)"] = rasa
             result["processes"]["bare Rasa scenario"] = usage_rows(sampler_rasa, rasa["answered"])
@@ -205,8 +221,10 @@ async def bench_run(
                 result["gateway_p95_ratio"] = round(desk["latency_ms"]["p95"] / rasa["latency_ms"]["p95"], 2)
         if not args.no_saturation:
             result["saturation"] = {}
-            systems = [("desk", factories.desk)] + ([] if args.no_rasa else [("bare Rasa", factories.rasa)])
-            for system, factory in systems:
+            systems = [("desk", "desk")] + ([] if args.no_rasa else [("bare Rasa", "rasa")])
+            for system, kind in systems:
+                await fresh(bench, getattr(factories.phase(f"warm-ramp-{kind}"), kind), warm)
+                factory = getattr(factories.phase(f"ramp-{kind}"), kind)
                 steps = await ramp(args.ramp_start, args.ramp_factor, args.ramp_max, args.ramp_step, args.ramp_think,
                                    factory, texts, args.p95_limit, args.error_limit, args.seed)  # fmt: skip
                 result["saturation"][system] = {"steps": steps, "saturation": saturation(steps)}

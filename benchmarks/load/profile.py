@@ -1,7 +1,9 @@
 """Where the CPU goes: py-spy sampling each process of the stack while a scenario runs.
 
-`py-spy record --format raw` writes collapsed stacks ("frame;frame;... count"); `top` turns them into
-the functions with the largest inclusive share (the function and what it calls) and self share.
+`py-spy record --format raw` writes collapsed stacks ("frame;frame;... count") of the threads that
+were running (py-spy leaves idle threads out; a few waiting frames it still reports are dropped here);
+`top` turns them into the functions with the largest inclusive share (the function and what it calls)
+and self share, and the CPU seconds they stand for at the sampling rate.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def start(pids: dict[str, int], folder: Path, rate: int = 50) -> list[Recording]
     for name, pid in pids.items():
         output = folder / f"{name}.txt"
         argv = [program, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-                "--output", str(output), "--subprocesses", "--nonblocking"]  # fmt: skip
+                "--output", str(output), "--subprocesses"]  # fmt: skip
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(folder / f"{name}.log", "wb"))  # noqa: SIM115
         recordings.append(Recording(name, output, proc))
     return recordings
@@ -62,7 +64,15 @@ def stop(recordings: list[Recording]) -> None:
             rec.proc.kill()
 
 
-def top(raw: Path, n: int = 15) -> dict[str, Any]:
+# frames where a thread waits rather than works (a pool worker's queue.get, an event loop's select)
+IDLE_LEAVES = (
+    "_worker (concurrent/futures/thread.py:81)",
+    "serve (sanic/server/runners.py",
+    "asyncio_run (uvicorn/_compat.py",
+)
+
+
+def top(raw: Path, n: int = 15, rate: int = 50) -> dict[str, Any]:
     """The `n` functions with the most samples, inclusive and self, from a raw py-spy output."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
@@ -75,7 +85,7 @@ def top(raw: Path, n: int = 15) -> dict[str, Any]:
             continue
         count = int(count_text)
         frames = [f for f in stack.split(";") if f and not f.startswith("process ") and not f.startswith("thread ")]
-        if not frames:
+        if not frames or frames[-1].startswith(IDLE_LEAVES):
             continue
         total += count
         for frame in set(frames):
@@ -85,4 +95,4 @@ def top(raw: Path, n: int = 15) -> dict[str, Any]:
     def rows(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"frame": f, "share": round(c / total, 3)} for f, c in counter.most_common(n)] if total else []
 
-    return {"samples": total, "inclusive": rows(inclusive), "self": rows(own)}
+    return {"samples": total, "cpu_seconds": round(total / rate, 1), "inclusive": rows(inclusive), "self": rows(own)}

@@ -138,6 +138,17 @@ def launch(model: Path, workdir: Path | None = None) -> BenchStack:
     return stack
 
 
+def restart(stack: BenchStack, name: str) -> None:
+    """Restart one process (e.g. the action server, to empty its caches between two measured runs)."""
+    child = next(c for c in stack.children if c.name == name)
+    supervisor.stop([child])
+    supervisor.start(child)
+    if not supervisor.wait_ready(stack.settings, stack.children, timeout=300):
+        raise RuntimeError(f"{name} did not come back; see {child.log}")
+    if child.proc is not None:
+        stack.pids[name] = child.proc.pid
+
+
 def stop(stack: BenchStack, keep: bool = False) -> None:
     """Stop every process; remove the work folder unless `keep`."""
     supervisor.stop(stack.children)
