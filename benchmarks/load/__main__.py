@@ -35,7 +35,7 @@ logger = logging.getLogger("benchmarks.load")
 
 CHAT_IDS = 700_000_000
 WARM_UP = 20  # unmeasured questions (not asked later) before each measured system
-PROFILE_RATE = 50  # py-spy samples per second
+PROFILE_RATE = 100  # py-spy samples per second
 
 
 def duration(text: str) -> float:
@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--soak", type=duration, default=0.0, help="soak for this long (e.g. 30m) instead")
     p.add_argument("--sample-every", type=duration, default=None, help="RSS sampling period (1 s; 30 s in a soak)")
     p.add_argument("--profile", action="store_true", help="py-spy every process during the target scenario")
+    p.add_argument("--env", action="append", default=[], metavar="PROCESS:NAME=VALUE",
+                   help="extra environment of one process, e.g. actions:OMP_NUM_THREADS=1 (repeatable)")  # fmt: skip
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--model", default=None, help="Rasa model (default: HELPDESK_MODEL, else the newest)")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench", help="report folder (var/bench)")
@@ -194,7 +196,8 @@ async def bench_run(
             return
         load = Load(args.students, args.think, args.duration, args.seed)
         await fresh(bench, factories.phase("warm-desk").desk, warm)
-        recordings = profile.start(bench.pids, bench.workdir / "profile", PROFILE_RATE) if args.profile else []
+        folder = args.out / f"profile-{factories.run}"
+        recordings = profile.start(bench.pids, folder, PROFILE_RATE) if args.profile else []
         played, sampler = await measured("desk", load, factories.phase("desk").desk, texts, bench, every)
         profile.stop(recordings)
         await asyncio.sleep(2)
@@ -207,7 +210,7 @@ async def bench_run(
         result["processes"] = {"desk scenario": usage_rows(sampler, desk["answered"])}
         if recordings:
             result["profile"] = {
-                "folder": str(bench.workdir / "profile"),
+                "folder": str(folder),
                 "answered": desk["answered"],
                 "processes": {r.name: profile.top(r.output, rate=PROFILE_RATE) for r in recordings},
             }
@@ -252,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {k: str(v) for k, v in vars(args).items()},
     }
     logger.info("starting the stack (model %s)", model.name)
-    bench = stack.launch(model)
+    extra: dict[str, dict[str, str]] = {}
+    for item in args.env:
+        process, _, assignment = item.partition(":")
+        name, _, value = assignment.partition("=")
+        extra.setdefault(process, {})[name] = value
+    bench = stack.launch(model, extra_env=extra)
     try:
         texts = questions.screen(questions.candidates(), bench.rasa_url, bench.settings.rasa_token)
         result["questions"] = len(texts)

@@ -72,9 +72,13 @@ IDLE_LEAVES = (
 )
 
 
+PROJECT_PACKAGES = ("desk/", "connectors/", "knowledge_base/", "actions/", "bot/")
+
+
 def top(raw: Path, n: int = 15, rate: int = 50) -> dict[str, Any]:
     """The `n` functions with the most samples, inclusive and self, from a raw py-spy output."""
     inclusive: Counter[str] = Counter()
+    ours: Counter[str] = Counter()  # the project's own functions, inclusive
     own: Counter[str] = Counter()
     total = 0
     if not raw.exists():
@@ -90,9 +94,17 @@ def top(raw: Path, n: int = 15, rate: int = 50) -> dict[str, Any]:
         total += count
         for frame in set(frames):
             inclusive[frame] += count
+            if frame.split("(", 1)[-1].startswith(PROJECT_PACKAGES):
+                ours[frame] += count
         own[frames[-1]] += count
 
     def rows(counter: Counter[str]) -> list[dict[str, Any]]:
         return [{"frame": f, "share": round(c / total, 3)} for f, c in counter.most_common(n)] if total else []
 
-    return {"samples": total, "cpu_seconds": round(total / rate, 1), "inclusive": rows(inclusive), "self": rows(own)}
+    return {
+        "samples": total,
+        "cpu_seconds": round(total / rate, 1),
+        "inclusive": rows(inclusive),
+        "project": rows(ours),
+        "self": rows(own),
+    }

@@ -96,8 +96,12 @@ class BenchStack:
         return counts
 
 
-def launch(model: Path, workdir: Path | None = None) -> BenchStack:
-    """Start the fake Telegram, Rasa, the action server and the desk; return when the desk is healthy."""
+def launch(model: Path, workdir: Path | None = None, extra_env: dict[str, dict[str, str]] | None = None) -> BenchStack:
+    """Start the fake Telegram, Rasa, the action server and the desk; return when the desk is healthy.
+
+    `extra_env` adds variables to one process's environment ({"actions": {"OMP_NUM_THREADS": "1"}}),
+    to measure a setting before it is made the default.
+    """
     var = workdir or Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     db_url = f"sqlite:///{var / 'helpdesk.db'}"
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
@@ -128,6 +132,7 @@ def launch(model: Path, workdir: Path | None = None) -> BenchStack:
     )
     children = supervisor.build_children(settings, model)
     for child in children:
+        child.env.update((extra_env or {}).get(child.name, {}))
         supervisor.start(child)
     stack = BenchStack(settings, children, telegram, var)
     if not supervisor.wait_ready(settings, children, timeout=300):

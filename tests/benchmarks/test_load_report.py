@@ -72,14 +72,16 @@ def test_saturation_is_the_best_step_within_the_limits() -> None:
 def test_profile_top_counts_working_frames_only(tmp_path: Path) -> None:
     raw = tmp_path / "desk.txt"
     raw.write_text(
-        "process 1;main (app.py:1);handle (gateway.py:10);store (gateway.py:20) 30\n"
-        "process 1;main (app.py:1);handle (gateway.py:10);ask (gateway.py:30) 10\n"
+        "process 1;main (app.py:1);handle (desk/chat/gateway.py:10);store (desk/chat/gateway.py:20) 30\n"
+        "process 1;main (app.py:1);handle (desk/chat/gateway.py:10);ask (desk/chat/gateway.py:30) 10\n"
         "process 1;_bootstrap (threading.py:973);_worker (concurrent/futures/thread.py:81) 60\n"
     )
     profile = top(raw, rate=10)
     assert (profile["samples"], profile["cpu_seconds"]) == (40, 4.0)
-    assert profile["self"][0] == {"frame": "store (gateway.py:20)", "share": 0.75}
-    assert {"frame": "handle (gateway.py:10)", "share": 1.0} in profile["inclusive"]
+    assert profile["self"][0] == {"frame": "store (desk/chat/gateway.py:20)", "share": 0.75}
+    assert {"frame": "handle (desk/chat/gateway.py:10)", "share": 1.0} in profile["inclusive"]
+    assert [r["frame"] for r in profile["project"]][0] == "handle (desk/chat/gateway.py:10)"
+    assert "main (app.py:1)" not in [r["frame"] for r in profile["project"]]
 
 
 def test_the_command_line_defaults_are_the_issues_target_scenario() -> None:
