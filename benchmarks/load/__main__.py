@@ -239,10 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parse_args(argv)
-    env_model = os.environ.get("HELPDESK_MODEL")
-    model = (
-        Path(args.model or env_model) if (args.model or env_model) else supervisor.newest_model(PROJECT_ROOT / "var")
-    )
+    chosen = args.model or os.environ.get("HELPDESK_MODEL")
+    model = Path(chosen) if chosen else supervisor.newest_model(PROJECT_ROOT / "var")
     if model is None or not model.exists():
         print("no trained Rasa model: run `make train` (make bench does it)", file=sys.stderr)
         return 2

@@ -17,7 +17,8 @@ import time
 from typing import Any, Protocol
 
 import httpx
-import websockets
+from websockets.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from benchmarks.load.stack import TELEGRAM_SECRET, RecordingTelegram
 from benchmarks.load.stats import Sample
@@ -59,11 +60,11 @@ class WebStudent:
         self.conversation_id = response.json()["conversation_id"]
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
         url = self.base_url.replace("http://", "ws://") + "/ws/webchat"
-        self._ws = await websockets.connect(url, extra_headers={"Cookie": cookie}, open_timeout=TIMEOUT)
+        self._ws = await connect(url, extra_headers={"Cookie": cookie}, open_timeout=TIMEOUT)
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
+        with contextlib.suppress(ConnectionClosed):
             async for raw in self._ws:
                 self._frame(json.loads(raw), time.monotonic())
 
@@ -103,7 +104,7 @@ class WebStudent:
             await asyncio.wait_for(done, TIMEOUT)
         except asyncio.TimeoutError:
             sample.error = "timeout"
-        except websockets.ConnectionClosed:
+        except ConnectionClosed:
             sample.error = "socket closed"
         finally:
             await asyncio.sleep(0)  # frames already received are counted for this message

@@ -130,6 +130,15 @@ def _check(sample: Sample, expected: int | None, delivered: int, stored_times: i
         changed["duplicated"] += 1
 
 
+def _numbered_from(factory: StudentFactory, offset: int) -> StudentFactory:
+    """Students numbered after those of the earlier steps (each step has new conversations)."""
+
+    def make(i: int) -> Student:
+        return factory(offset + i)
+
+    return make
+
+
 async def ramp(
     start: int,
     factor: float,
@@ -148,7 +157,7 @@ async def ramp(
     offset = 0
     while students <= limit:
         load = Load(students, think, step_seconds, seed + len(steps))
-        played = await play(load, lambda i, base=offset: factory(base + i), messages)
+        played = await play(load, _numbered_from(factory, offset), messages)
         offset += students
         summary = played.summary()
         summary["students"] = students

@@ -57,7 +57,8 @@ def test_the_trend_of_a_growing_and_of_a_flat_series() -> None:
     grow = trend(growing, window=120.0)
     assert grow["slope_per_hour"] == pytest.approx(60.0)
     assert (grow["first_mean"], grow["last_mean"]) == (101.0, 109.0)
-    assert abs(trend(flat, window=120.0)["slope_per_hour"]) < 1.0
+    flat_slope = trend(flat, window=120.0)["slope_per_hour"]
+    assert flat_slope is not None and abs(flat_slope) < 1.0
 
 
 def test_saturation_is_the_best_step_within_the_limits() -> None:
