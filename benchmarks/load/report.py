@@ -51,8 +51,8 @@ def table(report: dict[str, Any]) -> str:
         out.append(f"\n  soak {soak['seconds']:.0f} s, RSS sampled every {soak['sample_seconds']:.0f} s "
                    f"(window {soak['window_seconds']:.0f} s):")  # fmt: skip
         for proc, trend in soak["trend"].items():
-            out.append(f"    {proc:<10} first {trend['first_mean']} MB  last {trend['last_mean']} MB  "
-                       f"slope {trend['slope_per_hour']} MB/h")  # fmt: skip
+            out.append(f"    {proc:<10} first {trend['first_mean']} MB  last {trend['last_mean']} MB  slope "
+                       f"{trend['slope_per_hour']} MB/h (second half {trend['late_slope_per_hour']} MB/h)")  # fmt: skip
     profile = report.get("profile")
     if profile:
         out.append(f"\n  profile (py-spy, {profile['folder']}), top self time per process:")

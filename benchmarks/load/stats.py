@@ -66,21 +66,29 @@ def summarize(samples: Sequence[Sample], seconds: float) -> dict[str, Any]:
 
 
 def trend(points: Sequence[tuple[float, float]], window: float) -> dict[str, float | None]:
-    """Growth of a series of (seconds, value): least-squares slope per hour, first and last `window` means."""
+    """Growth of a series of (seconds, value): least-squares slope per hour (over the whole run and over
+    its second half, where caches filled at the start no longer count), first and last `window` means."""
     if not points:
-        return {"slope_per_hour": None, "first_mean": None, "last_mean": None}
+        return {"slope_per_hour": None, "late_slope_per_hour": None, "first_mean": None, "last_mean": None}
     t0, t_end = points[0][0], points[-1][0]
     first = [v for t, v in points if t - t0 <= window]
     last = [v for t, v in points if t_end - t <= window]
-    slope = None
-    if len(points) >= 2:
-        mean_t = sum(t for t, _ in points) / len(points)
-        mean_v = sum(v for _, v in points) / len(points)
-        var_t = sum((t - mean_t) ** 2 for t, _ in points)
-        if var_t > 0:
-            slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / var_t * 3600.0
+    late = [(t, v) for t, v in points if t >= (t0 + t_end) / 2]
     return {
-        "slope_per_hour": None if slope is None else round(slope, 2),
+        "slope_per_hour": _slope(points),
+        "late_slope_per_hour": _slope(late),
         "first_mean": round(sum(first) / len(first), 2),
         "last_mean": round(sum(last) / len(last), 2),
     }
+
+
+def _slope(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of value over time, per hour; None for fewer than two distinct times."""
+    if len(points) < 2:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    var_t = sum((t - mean_t) ** 2 for t, _ in points)
+    if var_t == 0:
+        return None
+    return round(sum((t - mean_t) * (v - mean_v) for t, v in points) / var_t * 3600.0, 2)
