@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup db train run test test-py validate test-stories lint clean eval
+.PHONY: help setup db train run test test-py validate test-stories lint clean eval bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ OUT ?= var/eval/report.json
 eval: train ## measure understanding: make eval KB=<kb.yml> DATA="<a.jsonl> [...]" OUT=<report.json>
 	@$(APP)/helpdesk eval --kb $(KB) --data $(DATA) --out $(OUT) --errors $(basename $(OUT)).errors.jsonl \
 	  --model $$(scripts/train.sh 2>/dev/null)
+
+bench: train ## measure load: make bench ARGS="--quick | --soak 30m | --profile | --help" (report in var/bench/)
+	@HELPDESK_MODEL=$$(scripts/train.sh 2>/dev/null) $(APP)/python -m benchmarks.load $(ARGS)
 
 clean: ## remove runtime data (database, models, logs) but keep the environments
 	rm -rf var

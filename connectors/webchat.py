@@ -129,16 +129,32 @@ class WebchatHub:
 
 
 class RateLimiter:
-    """At most `limit` events per `window` seconds per key (sliding window, in memory)."""
+    """At most `limit` events per `window` seconds per key (sliding window, in memory).
+
+    A key whose events have all left the window is dropped (checked at most once per window), so the
+    table holds only the keys active in the last window or two, not every student ever seen.
+    """
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock
         self._events: dict[str, deque[float]] = {}
+        self._next_prune = clock() + window
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def _prune(self, now: float) -> None:
+        idle = [key for key, events in self._events.items() if not events or now - events[-1] > self.window]
+        for key in idle:
+            del self._events[key]
+        self._next_prune = now + self.window
 
     def allow(self, key: str) -> bool:
         now = self._clock()
+        if now >= self._next_prune:
+            self._prune(now)
         events = self._events.setdefault(key, deque())
         while events and now - events[0] > self.window:
             events.popleft()

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
+from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
 from desk.handoff import texts
 from desk.models import (
@@ -123,7 +124,7 @@ class Gateway:
         self._sessions = sessions
         self._rasa = rasa
         self._crisis_line = crisis_line
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
         self._listeners: list[Listener] = []
         self.handoffs: Any = None  # desk.handoff.service.Handoffs, attached by it
         self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
@@ -152,15 +153,12 @@ class Gateway:
         """Messages Rasa could not answer are kept and answered later by this (desk/chat/pending.py)."""
         self.pending = pending
 
-    def conversation_lock(self, conversation_id: str) -> asyncio.Lock:
-        """The lock that serializes the work on one conversation."""
-        return self._lock(conversation_id)
+    def conversation_lock(self, conversation_id: str) -> ConversationLock:
+        """The lock that serializes the work on one conversation (use it as `async with`)."""
+        return self._locks(conversation_id)
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = self._locks[conversation_id] = asyncio.Lock()
-        return lock
+    def _lock(self, conversation_id: str) -> ConversationLock:
+        return self._locks(conversation_id)
 
     # -- storage (sync, run in a worker thread) ----------------------------------------------------
     def _store_inbound(self, msg: InboundMessage, text: str) -> Inbound | None:

@@ -103,6 +103,9 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
     base_env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     rasa_env = dict(base_env)
     actions_env = dict(base_env, SANIC_HOST="127.0.0.1", HELPDESK_BOOKING_KEY=settings.booking.key)
+    # one OpenMP thread for the e5 query embedding: with two, the action server used about 30 % more CPU per
+    # message under load on 2 cores (docs/benchmarks.md, "Load"); an explicit setting wins
+    actions_env.setdefault("OMP_NUM_THREADS", "1")
     desk_env = dict(base_env)
     desk_env.update(settings.environ())  # the desk sees exactly these settings
     return [
