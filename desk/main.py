@@ -17,6 +17,7 @@ from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.rasa_client import RasaClient
+from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.handoff.service import Handoffs
 from desk.routes import appointments, console, health, staff, telegram, webchat, wechat
@@ -46,10 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = SessionTokens(settings.secret_key)
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat_rate_limit, settings.webchat_rate_window_seconds)
-        gateway = Gateway(app.state.sessions, app.state.rasa)
-        gateway.add_listener(app.state.hub.deliver)
+        transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
+        transcript.add_listener(app.state.hub.deliver)
+        app.state.handoffs = Handoffs(app.state.sessions, transcript, settings)
+        transcript.add_listener(app.state.handoffs.on_message)  # a ticket's messages reach the console
+        gateway = Gateway(app.state.sessions, app.state.rasa, app.state.handoffs, transcript=transcript)
         app.state.gateway = gateway
-        app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
         console.start_hub(app.state)  # the staff console's websocket hub listens to the tickets
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff_sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
