@@ -38,8 +38,6 @@ from knowledge_base.models import utcnow
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Gateway", "GatewayResult", "Inbound", "log_id"]
-
 BOT_UNAVAILABLE_TEXT = (
     "抱歉，智能助手暂时无法回复（系统繁忙或维护中）。你的消息已经记录，请稍后再试；"
     "如有紧急情况请拨打 110 / 120，心理援助热线 12356。"
