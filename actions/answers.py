@@ -14,7 +14,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.kb import first_entity, knowledge_base
-from knowledge_base import safety
 from knowledge_base.decisions import Outcome, route
 from knowledge_base.faq.answering import FaqAnswer, KnowledgeBase
 from knowledge_base.names import (
@@ -53,8 +52,7 @@ async def decide(kb: KnowledgeBase, tracker: Tracker) -> Outcome:
     confidence = float((latest.get("intent") or {}).get("confidence") or 0.0)
     text = latest.get("text") or ""
     service = first_entity(tracker, ENTITY_SERVICE)
-    crisis = safety.is_crisis(text)
-    return await asyncio.to_thread(route, kb, text, intent, confidence, service, crisis)
+    return await asyncio.to_thread(route, kb, text, intent, confidence, service)
 
 
 async def answer_if_confident(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:

@@ -3,8 +3,10 @@
 The packet (docs/handoff.md) tells the staff who takes over what the bot knows: the department (from
 the crisis rule, the service named in the conversation, or the front desk), why, how urgent, the slots
 collected, the FAQ candidates the bot tried for the student's latest questions with their scores, and
-the student's last messages. The gateway opens the ticket from it and tells the student their place in
-the queue (or, outside office hours, when a teacher will reply); this action only says it hands over.
+the student's last messages. Reason, priority and a fixed department come from
+knowledge_base/handoff_policy.py (the desk's own packets use the same table). The gateway opens the
+ticket from it and tells the student their place in the queue (or, outside office hours, when a
+teacher will reply); this action only says it hands over.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import answer_if_confident, decide, render_faq
 from actions.kb import knowledge_base, resolve_service
-from knowledge_base import safety
+from knowledge_base import handoff_policy, safety
 from knowledge_base.decisions import FAQ_PATH_INTENTS
 from knowledge_base.faq.answering import KnowledgeBase
-from knowledge_base.names import INTENT_COMPLAIN, INTENT_CRISIS
+from knowledge_base.names import INTENT_COMPLAIN
 from knowledge_base.repository import NotFound
 
-DEFAULT_DEPARTMENT = "community"
-CRISIS_DEPARTMENT = "mental_health"
-REASON_NOT_UNDERSTOOD = "not_understood"
+REASON_NOT_UNDERSTOOD = handoff_policy.REASON_NOT_UNDERSTOOD
 # Slots never copied into the packet: contact details (sealed tokens) and the form's internals.
 PRIVATE_SLOT_PREFIXES = ("contact_", "booking_offer", "requested_slot", "session_started")
 CANDIDATE_MESSAGES = 3
@@ -104,18 +104,13 @@ async def send_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reaso
     """Utter the packet for the gateway and tell the student the bot hands over; returns the packet."""
     kb = knowledge_base()
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    department = DEFAULT_DEPARTMENT
-    priority = "normal"
-    if reason is None:
-        reason = "request"
-        if intent == INTENT_CRISIS:
-            department, reason, priority = CRISIS_DEPARTMENT, "crisis", "urgent"
-        elif intent == INTENT_COMPLAIN:
-            reason, priority = "complaint", "high"
+    rule = handoff_policy.policy(reason or handoff_policy.reason_for_intent(intent))
+    reason, priority = rule.reason, rule.priority
     service = await resolve_service(kb, tracker) or recent_service(tracker)
     candidates = await asyncio.to_thread(faq_candidates, kb, faq_path_messages(tracker))
-    if reason != "crisis":
-        department = await asyncio.to_thread(topic_department, kb, service, candidates) or department
+    department = rule.department or (
+        await asyncio.to_thread(topic_department, kb, service, candidates) or handoff_policy.DEFAULT_DEPARTMENT
+    )
     try:
         name, phone = await asyncio.to_thread(kb.department_contact, department)
     except NotFound:
@@ -131,9 +126,9 @@ async def send_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reaso
         "summary": transcript_summary(tracker),
     }
     dispatcher.utter_message(json_message={"handoff": packet})
-    if reason == "crisis":
+    if reason == handoff_policy.REASON_CRISIS:
         return packet  # the hotline answer was already given
-    if reason == "complaint":
+    if reason == handoff_policy.REASON_COMPLAINT:
         dispatcher.utter_message(response="utter_complaint_recorded", department=name)
     elif reason == REASON_NOT_UNDERSTOOD:
         dispatcher.utter_message(response="utter_handoff_not_understood", department=name, phone=phone or "见官网")

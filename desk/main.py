@@ -18,6 +18,7 @@ from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
 from desk.chat.rasa_client import RasaClient
+from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
@@ -60,10 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = SessionTokens(settings.secret_key)
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
-        gateway = Gateway(app.state.sessions, app.state.rasa)
-        gateway.add_listener(app.state.hub.deliver)
+        transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
+        transcript.add_listener(app.state.hub.deliver)
+        app.state.handoffs = Handoffs(app.state.sessions, transcript, settings)
+        transcript.add_listener(app.state.handoffs.on_message)  # a ticket's messages reach the console
+        gateway = Gateway(app.state.sessions, app.state.rasa, app.state.handoffs, transcript=transcript)
         app.state.gateway = gateway
-        app.state.handoffs = Handoffs(app.state.sessions, gateway, settings)
         start_hub(app.state)  # the staff console's websocket hub listens to the tickets
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff.sweep_seconds))
         app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)

@@ -29,6 +29,7 @@ from knowledge_base.names import (
     INTENT_SERVICE_INFO,
     INTENT_UPDATE_CONTACT,
 )
+from knowledge_base.safety import detect_crisis
 
 # Intents whose message goes to FAQ retrieval.
 FAQ_PATH_INTENTS = frozenset({INTENT_FAQ, INTENT_NLU_FALLBACK, INTENT_OUT_OF_SCOPE})
@@ -57,9 +58,6 @@ TASK_INTENTS = frozenset(
 # Greetings, thanks and goodbyes stay plain responses, so they work even when the action server is down.
 SMALL_TALK_INTENTS = frozenset({INTENT_AFFIRM, INTENT_DENY, INTENT_BOT_CHALLENGE})
 SMALL_TALK_RESCUE_SCORE = 0.52
-# The classifier alone starts the crisis flow only this sure; the lexicon (safety.is_crisis) always does.
-# (Logistic regression gives benign long sentences 0.5-0.77 for `crisis`; real ones score near 1.0.)
-CRISIS_MIN_CONFIDENCE = 0.8
 
 
 def faq_decision(kb: KnowledgeBase, text: str, intent: str | None) -> FaqDecision:
@@ -116,19 +114,19 @@ def route(
     intent: str | None,
     confidence: float,
     service: str | None,
-    crisis: bool,
 ) -> Outcome:
-    """The outcome of one message: the crisis lexicon first, then the rules of bot/data/rules.
+    """The outcome of one message: the crisis decision first, then the rules of bot/data/rules.
 
-    - crisis: the lexicon always; the classifier's `crisis` intent when it is sure enough, otherwise
-      the message takes the FAQ path (a question about 心理咨询 is not an emergency);
+    - crisis: `safety.detect_crisis`, the gateway's pre-filter's decision (the lexicon always; the
+      classifier's `crisis` intent when it is sure enough); an unsure `crisis` intent takes the FAQ path
+      (a question about 心理咨询 is not an emergency);
     - a complaint: handed to staff, after the FAQ answer when the knowledge base has a confident one
       (报修两天了还没人来修 gets the repair answer at once, and staff still see the complaint);
     - service questions: the service card, after a confident FAQ answer when there is one (the
       answer is more specific to the question, the card is the standard 一次性告知);
     - campus questions, low-confidence and out-of-scope messages: FAQ retrieval and its thresholds.
     """
-    if crisis or (intent == INTENT_CRISIS and confidence >= CRISIS_MIN_CONFIDENCE):
+    if detect_crisis(text, intent, confidence):
         return Outcome("crisis", INTENT_CRISIS)
     if intent == INTENT_CRISIS:
         return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)

@@ -4,13 +4,14 @@ Order of work for one message: store it (dropping a replayed one), run the crisi
 conversation state (hotline answer, urgent ticket, alert to the console, without Rasa), then route by
 the conversation's state (docs/handoff.md):
 
-- `queued` / `human`: the message is for staff (the console sees it through the listeners) and never
-  goes to Rasa; a queued student may cancel with 不用了 and gets a queue reminder at most every 2 minutes;
-- a pending satisfaction survey (`awaiting`) takes a 1-5 rating and then an optional comment;
+- the handoff service (`desk.handoff.ports.HandoffDesk`, given to the constructor) answers first: a
+  pending satisfaction survey, 不用了, a queued student (reminders; the message is for staff) or a
+  person in the chat (silence); what those words do is desk/handoff/student.py;
 - otherwise Rasa answers; a handoff packet in its answer opens a ticket, and the student is told the
   queue position and wait, or outside office hours when a teacher will reply.
 
-Replies are stored, then published to the conversation's listeners (web chat sockets, outbox, console).
+Replies are stored, then published to the conversation's listeners (web chat sockets, outbox, console)
+by the `Transcript` (desk/chat/transcript.py), which the handoff service writes through too.
 Messages of one conversation are handled one at a time, in arrival order. Rasa failures become a plain
 notice to the student at once (a refused connection fails in milliseconds, a hung Rasa after
 `rasa_timeout_seconds`); nothing is lost, since the inbound message is stored first, and the message is
@@ -20,40 +21,26 @@ kept and answered when Rasa is back (desk/chat/pending.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
-import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
 from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
-from desk.handoff import texts
-from desk.models import (
-    OPEN_TICKET_STATUSES,
-    STATE_BOT,
-    STATE_HUMAN,
-    STATE_QUEUED,
-    TICKET_QUEUED,
-    Conversation,
-    HandoffRequest,
-    Message,
-)
-from knowledge_base import safety
+from desk.chat.transcript import Listener, Transcript, log_id
+from desk.handoff.ports import HandoffDesk, StudentState
+from desk.handoff.student import HUMAN_REQUEST
+from desk.models import STATE_BOT, Conversation, Message
+from knowledge_base import handoff_policy, safety
 from knowledge_base.models import utcnow
-from knowledge_base.names import PAYLOAD_RATE, PAYLOAD_REQUEST_HUMAN, channel_of
+from knowledge_base.names import PAYLOAD_REQUEST_HUMAN
 
 logger = logging.getLogger(__name__)
-
-Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 BOT_UNAVAILABLE_TEXT = (
     "抱歉，智能助手暂时无法回复（系统繁忙或维护中）。你的消息已经记录，恢复后会稍后回复你；"
@@ -61,42 +48,8 @@ BOT_UNAVAILABLE_TEXT = (
 )
 MAX_TEXT_LENGTH = 1000
 BOT_DOWN_HANDOFF_TEXT = "智能助手暂时无法回复，已为你转人工服务。"
-CRISIS_PACKET = {"reason": "crisis", "priority": "urgent", "department": "mental_health", "source": "pre-filter"}
-# While Rasa is down, these still reach a person (the bot would have understood them as request_human).
-HUMAN_REQUEST = re.compile(r"转人工|人工服务|人工客服|找老师|真人")
-CANCEL_WORDS = frozenset({"不用了", "不用", "取消", "不用了谢谢", "不需要了", "算了", "取消排队", "不等了"})
-SKIP_WORDS = frozenset({"跳过", "不用了", "不用", "没有", "没有了", "无"})
-_SCORE = re.compile(r"^\s*([1-5一二三四五])\s*(?:分|星)?\s*[。.!！]?\s*$")
-_ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
-
-
-def log_id(conversation_id: str) -> str:
-    """A short, stable pseudonym of a conversation id for logs (no student ids in clear)."""
-    return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:12]
-
-
-def _plain(text: str) -> str:
-    return re.sub(r"[\s，。！!,.～~]+", "", text)
-
-
-def typed_score(text: str) -> int | None:
-    """A typed rating: "5", "4分", "五星" -> 1..5, else None."""
-    match = _SCORE.match(text or "")
-    if match is None:
-        return None
-    digit = match.group(1)
-    return _ZH_DIGITS.get(digit) or int(digit)
-
-
-def payload_score(payload: str | None) -> int | None:
-    """The score of a `/rate{"score": N}` button payload, else None."""
-    if not payload or not payload.startswith(PAYLOAD_RATE):
-        return None
-    try:
-        score = int(json.loads(payload[len(PAYLOAD_RATE) :] or "{}").get("score"))
-    except (ValueError, TypeError, AttributeError):
-        return None
-    return score if 1 <= score <= 5 else None
+# While Rasa is down, HUMAN_REQUEST (desk/handoff/student.py) still reaches a person (the bot would
+# have understood it as request_human).
 
 
 @dataclass
@@ -113,41 +66,38 @@ class Inbound:
     """A stored inbound message and the conversation's state when it arrived."""
 
     message: dict[str, Any]
-    state: str
-    awaiting: str | None
+    student: StudentState
 
 
 class Gateway:
-    """Routes inbound messages to the crisis filter, staff or Rasa, and stores everything."""
+    """Routes inbound messages to the crisis filter, the handoff service or Rasa, and stores everything."""
 
-    def __init__(self, sessions: sessionmaker, rasa: RasaClient, crisis_line: str = "") -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        rasa: RasaClient,
+        handoffs: HandoffDesk | None = None,
+        crisis_line: str = "",
+        transcript: Transcript | None = None,
+    ) -> None:
         self._sessions = sessions
         self._rasa = rasa
         self._crisis_line = crisis_line
         self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
-        self._listeners: list[Listener] = []
-        self.handoffs: Any = None  # desk.handoff.service.Handoffs, attached by it
         self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
-
-    def attach_handoffs(self, handoffs: Any) -> None:
-        """Tickets are opened and worked by this service (desk/handoff/service.py)."""
-        self.handoffs = handoffs
+        self.handoffs = handoffs  # None: a bare gateway (tests), every message goes to Rasa
+        self.transcript = transcript or Transcript(sessions)
 
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(conversation_id, message)` for every stored message."""
-        self._listeners.append(listener)
+        self.transcript.add_listener(listener)
 
     async def _publish(self, conversation_id: str, message: dict[str, Any]) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(conversation_id, message)
-            except Exception:  # a broken socket must not stop the others
-                logger.exception("listener failed for conversation %s", log_id(conversation_id))
+        await self.transcript.publish(conversation_id, message)
 
     async def publish_all(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
         """Publish already stored messages, in order."""
-        for message in messages:
-            await self._publish(conversation_id, message)
+        await self.transcript.publish_all(conversation_id, messages)
 
     def attach_pending(self, pending: Any) -> None:
         """Messages Rasa could not answer are kept and answered later by this (desk/chat/pending.py)."""
@@ -181,84 +131,32 @@ class Gateway:
                     )
                     session.add(row)
                     session.flush()
-                    if conv.state in (STATE_QUEUED, STATE_HUMAN):
-                        ticket = session.scalar(
-                            select(HandoffRequest).where(HandoffRequest.open_key == msg.conversation_id)
-                        )
-                        if ticket is None or ticket.status not in OPEN_TICKET_STATUSES:
-                            conv.state = STATE_BOT  # no open ticket behind the state: never leave a student stuck
-                        else:
-                            ticket.last_student_at = now
-                    return Inbound(row.public(), conv.state, conv.awaiting)
+                    stored = row.public()
             except IntegrityError:
                 return None  # the channel re-sent a message we already have
+        # the state comes from the conversation's open ticket (desk/handoff/states.py)
+        handoffs = self.handoffs
+        student = handoffs.student_wrote(msg.conversation_id) if handoffs is not None else StudentState(STATE_BOT)
+        return Inbound(stored, student)
 
     def _store_replies(
         self, conversation_id: str, replies: list[dict[str, Any]], channel: str | None = None
     ) -> list[dict[str, Any]]:
-        with self._sessions() as session, session.begin():
-            if session.get(Conversation, conversation_id) is None:
-                channel = channel or channel_of(conversation_id)
-                session.add(Conversation(id=conversation_id, channel=channel, state=STATE_BOT))
-                session.flush()
-            rows = [
-                Message(
-                    conversation_id=conversation_id,
-                    role=r.get("role", "bot"),
-                    text=r.get("text", ""),
-                    buttons=r.get("buttons") or [],
-                    sender_name=r.get("sender_name"),
-                )
-                for r in replies
-            ]
-            session.add_all(rows)
-            session.flush()
-            return [row.public() for row in rows]
+        return self.transcript.store(conversation_id, replies, channel)
 
     def store_messages(self, conversation_id: str, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store outbound messages from a worker thread (publish them with `publish_all`)."""
-        return self._store_replies(conversation_id, replies)
-
-    def _store_handoff(self, conversation_id: str, packet: dict[str, Any]) -> int:
-        """Without the ticket service (bare gateway in tests): one open request per conversation."""
-        with self._sessions() as session, session.begin():
-            open_request = session.scalar(select(HandoffRequest).where(HandoffRequest.open_key == conversation_id))
-            if open_request is not None:
-                if packet.get("priority") == "urgent":
-                    open_request.priority = "urgent"
-                return open_request.id
-            req = HandoffRequest(
-                conversation_id=conversation_id,
-                department_id=packet.get("department"),
-                reason=str(packet.get("reason", "request"))[:50],
-                priority=packet.get("priority", "normal"),
-                status=TICKET_QUEUED,
-                open_key=conversation_id,
-                queued_at=utcnow(),
-                packet=packet,
-            )
-            session.add(req)
-            session.flush()
-            return req.id
+        return self.transcript.store_messages(conversation_id, replies)
 
     def history(self, conversation_id: str, after_id: int = 0, limit: int = 200) -> list[dict[str, Any]]:
         """Stored messages of a conversation, oldest first (sync)."""
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id, Message.id > after_id)
-                .order_by(Message.id.desc())
-                .limit(limit)
-            ).all()
-            return [r.public() for r in reversed(rows)]
+        return self.transcript.history(conversation_id, after_id, limit)
 
     async def store_bot_messages(
         self, conversation_id: str, channel: str, replies: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Store and publish messages the desk itself sends (welcome, notices, staff replies)."""
-        stored = await to_thread.run_sync(self._store_replies, conversation_id, replies, channel)
-        await self.publish_all(conversation_id, stored)
-        return stored
+        return await self.transcript.store_bot_messages(conversation_id, channel, replies)
 
     async def record(self, msg: InboundMessage, replies: list[dict[str, Any]]) -> GatewayResult:
         """Store a message the desk answers itself (a channel command, a follow event, a picture)
@@ -292,65 +190,26 @@ class Gateway:
     async def _open_ticket(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:
         """Open (or join) the conversation's ticket; the notices to send the student."""
         if self.handoffs is None:
-            await to_thread.run_sync(self._store_handoff, conversation_id, packet)
+            logger.warning("no handoff service: request for a person dropped (%s)", log_id(conversation_id))
             return []
-        opened = await to_thread.run_sync(self.handoffs.open_ticket, conversation_id, packet)
-        return list(opened.notices)
+        return await self.handoffs.request_person(conversation_id, packet)
 
     async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> list[dict[str, Any]]:
         cid = msg.conversation_id
-        payload = msg.payload or ""
-        if safety.is_crisis(text):  # every state: a person must hear about it now
+        if safety.detect_crisis(text):  # every state: a person must hear about it now
             logger.warning("crisis pre-filter matched in conversation %s", log_id(cid))
             hotline = {"text": safety.hotline_text(self._crisis_line), "role": "bot"}
+            packet = handoff_policy.packet(handoff_policy.REASON_CRISIS, source="pre-filter", summary=[text[:200]])
             try:
-                notices = await self._open_ticket(cid, dict(CRISIS_PACKET, summary=[text[:200]]))
+                notices = await self._open_ticket(cid, packet)
             except Exception:  # the hotlines go out whatever happened to the ticket
                 logger.exception("urgent ticket not opened for conversation %s", log_id(cid))
                 notices = []
             return [hotline, *notices]
-        handoffs = self.handoffs
-        if handoffs is None:
-            return await self._ask_rasa(msg, text)
-
-        score = payload_score(payload)
-        kind, _, ticket_ref = (inbound.awaiting or "").partition(":")
-        ticket_id = int(ticket_ref) if ticket_ref.isdigit() else None
-        if kind == "rating" and score is None:
-            score = typed_score(text)
-        survey = ticket_id if kind in ("rating", "comment") else None  # a rating may still be changed
-        if score is not None and (kind == "rating" or payload.startswith(PAYLOAD_RATE)):
-            rated = await to_thread.run_sync(handoffs.rate, cid, score, survey)
-            if rated is None:
-                return [{"role": "bot", "text": texts.RATING_EXPIRED}]
-            return [{"role": "bot", "text": texts.ASK_COMMENT,
-                     "buttons": [{"title": "跳过", "payload": texts.SKIP_PAYLOAD}]}]  # fmt: skip
-        moving_on = (payload.startswith("/") and payload != texts.SKIP_PAYLOAD) or bool(HUMAN_REQUEST.search(text))
-        if kind == "comment" and ticket_id is not None and not moving_on:
-            skipped = payload == texts.SKIP_PAYLOAD or _plain(text) in SKIP_WORDS
-            await to_thread.run_sync(handoffs.comment, cid, ticket_id, None if skipped else text)
-            return [{"role": "bot", "text": texts.THANKS_SKIP if skipped else texts.THANKS_COMMENT}]
-        if kind in ("rating", "comment"):  # not a score, or another button: the survey ends, the bot answers
-            await to_thread.run_sync(handoffs.clear_awaiting, cid)
-        if payload.startswith(PAYLOAD_RATE) or payload == texts.SKIP_PAYLOAD:  # an old survey button
-            return [{"role": "bot", "text": texts.RATING_EXPIRED}]
-
-        wants_cancel = payload == texts.CANCEL_PAYLOAD or (
-            inbound.state == STATE_QUEUED and _plain(text) in CANCEL_WORDS
-        )
-        if wants_cancel:
-            outcome = await to_thread.run_sync(handoffs.cancel, cid)
-            if outcome == "cancelled":
-                return [{"role": "system", "text": texts.CANCELLED}]
-            if outcome == "urgent":  # a student in crisis saying 算了 still gets a call from a teacher
-                return [{"role": "system", "text": texts.URGENT_NOT_CANCELLED}]
-            if inbound.state != STATE_HUMAN:
-                return [{"role": "system", "text": texts.NOTHING_TO_CANCEL}]
-        if inbound.state == STATE_QUEUED:  # for staff; a reminder of the place in line now and then
-            notice = await to_thread.run_sync(handoffs.queue_notice_due, cid)
-            return [notice] if notice else []
-        if inbound.state == STATE_HUMAN:  # a person has the chat: the bot stays silent
-            return []
+        if self.handoffs is not None:
+            answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
+            if answered is not None:
+                return answered
         return await self._ask_rasa(msg, text)
 
     async def _ask_rasa(self, msg: InboundMessage, text: str) -> list[dict[str, Any]]:
@@ -367,7 +226,7 @@ class Gateway:
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
             if msg.payload == PAYLOAD_REQUEST_HUMAN or HUMAN_REQUEST.search(text):
-                packet = {"reason": "request", "priority": "normal", "source": "gateway", "summary": [text[:200]]}
+                packet = handoff_policy.packet(handoff_policy.REASON_REQUEST, source="gateway", summary=[text[:200]])
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
             if pending is not None:

@@ -47,6 +47,7 @@ from desk.models import (
     PendingReply,
 )
 from knowledge_base.models import utcnow
+from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class PendingReplies:
                 .order_by(PendingReply.message_id)
             ).all()
             state = conv.state if conv is not None else STATE_BOT
-            channel = conv.channel if conv is not None else conversation_id.split(":", 1)[0]
+            channel = conv.channel if conv is not None else channel_of(conversation_id)
         return [Kept(r.id, r.text, r.payload, channel, state, r.attempts) for r in rows]
 
     def _finish(
@@ -150,7 +151,7 @@ class PendingReplies:
                 .where(PendingReply.id == pending_id, PendingReply.status == PENDING_WAITING)
                 .values(status=status, done_at=utcnow())
             )
-            if marked.rowcount != 1:  # type: ignore[attr-defined]
+            if marked.rowcount != 1:
                 return []
             rows = [
                 Message(

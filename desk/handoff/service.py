@@ -1,203 +1,213 @@
-"""Tickets: the life of a request for a person, from the bot's handoff to the student's rating.
+"""The handoff service: the one object the gateway and the console talk to (docs/handoff.md).
 
-A ticket is a `HandoffRequest` row; docs/handoff.md is the contract. Statuses and the conversation
-states they put the chat in:
-
-    queued  (conversation queued)  -- claim -->     claimed (human)  -- close -->  closed (bot, rating asked)
-    message (bot keeps helping)    -- claim -->     claimed (human)
-    queued / message               -- transfer -->  queued/message in the other department (unclaimed)
-    queued / message               -- student says 不用了 --> cancelled (bot)
-    claimed, student unanswered for HELPDESK_HANDOFF_IDLE_MINUTES  -- sweep -->  returned (bot)
-
-Every change is one short write transaction (BEGIN IMMEDIATE on SQLite); claiming is one conditional
-UPDATE, so of two staff who click at once exactly one wins, on SQLite and PostgreSQL alike. The open
-key (the conversation id while a ticket is open, UNIQUE) makes double triggers one ticket.
+`Handoffs` joins the ticket store (store.py: the student's side and the sweeps; staff_store.py: the
+console's side, both SQL only) to the student's line (a `StudentLine`: store, then deliver) and to the
+consoles (listeners). It implements `desk.handoff.ports.HandoffDesk`, the Protocol the gateway
+receives in its constructor; what a student's words do is desk/handoff/student.py, how a ticket
+moves is desk/handoff/states.py.
 
 Console calls are sync (run them in a worker thread) except those that send the student a message
-(`reply`, `transfer`, `close`, `sweep`). Listeners get events as plain dicts; a listener may be sync or
-return a coroutine, which is scheduled on the desk's event loop.
+after a wait (`reply`, `transfer`, `close`, `sweep`); `claim` sends its notice from the thread.
+Listeners get events as plain dicts: `{"type": "ticket", "ticket"}`, `{"type": "alert", "ticket"}`,
+`{"type": "message", "ticket_id", "conversation_id", "message"}`; a listener may be sync or return a
+coroutine, which is scheduled on the desk's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from desk.handoff import texts
-from desk.handoff.student import StudentSide
+from desk.handoff import student, texts
+from desk.handoff.office_hours import DEFAULT_HOURS, OfficeHours
+from desk.handoff.ports import StudentLine
+from desk.handoff.staff_store import StaffTickets
+from desk.handoff.store import StudentState, TicketStore
 from desk.handoff.tickets import (  # noqa: F401  (the errors and TicketOpened are part of this module's API)
-    TRANSCRIPT_LIMIT,
     Conflict,
     Forbidden,
     HandoffError,
     IllegalTransition,
     NotFound,
     TicketOpened,
-    aware,
-    iso,
-    queue_key,
+    open_ticket_of,
 )
-from desk.models import (
-    OPEN_TICKET_STATUSES,
-    STATE_BOT,
-    STATE_HUMAN,
-    STATE_QUEUED,
-    TICKET_CLAIMED,
-    TICKET_CLOSED,
-    TICKET_QUEUED,
-    UNCLAIMED_STATUSES,
-    CannedReply,
-    HandoffRequest,
-    Message,
-    TicketEvent,
-)
-from desk.staff import canned_replies
-from desk.staff.accounts import CurrentUser, StaffUser
-from knowledge_base.db import write_session
-from knowledge_base.models import Department, utcnow
+from desk.models import TICKET_QUEUED
+from desk.staff.accounts import CurrentUser
+from knowledge_base.handoff_policy import PRIORITY_URGENT
+from knowledge_base.models import utcnow
 from knowledge_base.names import channel_of
+from knowledge_base.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+Listener = Callable[[dict[str, Any]], Any]
 
-class Handoffs(StudentSide):
-    """The ticket service: the gateway opens tickets, the console works them (docs/handoff.md)."""
 
-    def __init__(self, sessions: sessionmaker, gateway: Any, settings: Any, clock: Callable[[], datetime] = utcnow):
-        super().__init__(sessions, gateway, settings, clock)
-        gateway.attach_handoffs(self)
-        gateway.add_listener(self._on_gateway_message)
+class Handoffs:
+    """The ticket service: the gateway opens tickets and passes on students' words, the console works them."""
+
+    def __init__(
+        self, sessions: sessionmaker, line: StudentLine, settings: Settings, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._sessions = sessions
+        self._line = line
+        self._clock = clock
+        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS)
+        self.idle = timedelta(minutes=float(settings.handoff.idle_minutes))
+        self.tickets = TicketStore(sessions, self.hours, self.idle, self.now)
+        self.staff = StaffTickets(sessions, self.hours, self.now)
+        self._listeners: list[Listener] = []
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    def now(self) -> datetime:
+        """The service clock in UTC (SQLite keeps wall-clock times, so everything stored must be UTC)."""
+        return self._clock().astimezone(timezone.utc)
+
+    def reply_at(self, now: datetime) -> str | None:
+        """When a teacher can reply to a message left now: 周一 8:30 (None if the desk never opens)."""
+        return self.tickets.reply_at(now)
+
+    # -- events for the consoles ---------------------------------------------------------------------
+    def add_listener(self, cb: Listener) -> None:
+        """`cb(event)` for every ticket change, ticket message and urgent alert (docs/handoff.md)."""
+        self._listeners.append(cb)
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for cb in list(self._listeners):
+            try:
+                result = cb(event)
+            except Exception:
+                logger.exception("handoff listener failed")
+                continue
+            if inspect.iscoroutine(result):
+                self._schedule(result)
+
+    def _schedule(self, coro: Any) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            running.create_task(coro)
+        elif self._loop is not None and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(coro, self._loop)
+        else:
+            coro.close()
+
+    def _emit_ticket(self, ticket: dict[str, Any], alert: bool = False) -> None:
+        self._emit({"type": "ticket", "ticket": ticket})
+        if alert:
+            self._emit({"type": "alert", "ticket": ticket})
+
+    async def on_message(self, conversation_id: str, message: dict[str, Any]) -> None:
+        """Transcript listener: messages of a conversation with an open ticket go to the console."""
+        ticket_id = await asyncio.to_thread(self.open_ticket_id, conversation_id)
+        if ticket_id is not None:
+            self._emit(
+                {"type": "message", "ticket_id": ticket_id, "conversation_id": conversation_id, "message": message}
+            )
+
+    def open_ticket_id(self, conversation_id: str) -> int | None:
+        """The id of the conversation's open ticket, if any."""
+        with self._sessions() as session:
+            row = open_ticket_of(session, conversation_id)
+            return row.id if row is not None else None
+
+    def _send_from_thread(self, conversation_id: str, notices: list[dict[str, Any]]) -> None:
+        """From a worker thread: store messages now, publish them on the desk's loop."""
+        if not notices:
+            return
+        stored = self._line.store_messages(conversation_id, notices)
+        if self._loop is not None and not self._loop.is_closed():
+            self._schedule(self._line.publish_all(conversation_id, stored))
+
+    async def _send(self, conversation_id: str, notices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await self._line.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
+
+    # -- the gateway's side (desk.handoff.ports.HandoffDesk) -----------------------------------------
+    def student_wrote(self, conversation_id: str) -> StudentState:
+        """The conversation's state as a student's message arrives (sync)."""
+        return self.tickets.student_wrote(conversation_id)
+
+    async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:
+        """Open (or join) the ticket for a handoff packet; the notices to send the student."""
+        opened = await asyncio.to_thread(self.open_ticket, conversation_id, packet)
+        return list(opened.notices)
+
+    async def answer_student(
+        self, conversation_id: str, text: str, payload: str, state: StudentState
+    ) -> list[dict[str, Any]] | None:
+        """Survey, 不用了, queue reminders, silence while a person has the chat (desk/handoff/student.py)."""
+        return await student.answer(self, conversation_id, text, payload, state)
+
+    def open_ticket(self, conversation_id: str, packet: dict[str, Any]) -> TicketOpened:
+        """Open a ticket for the conversation, or join the open one (double trigger); says what to tell."""
+        opened, ticket, alert = self.tickets.open(conversation_id, packet)
+        self._emit_ticket(ticket, alert)
+        return opened
+
+    # -- the student's words (desk/handoff/student.py; sync, in a worker thread) -------------------
+    def cancel(self, conversation_id: str) -> str:
+        """不用了: "cancelled", "urgent" (the urgent ticket stays) or "none" (nothing waits)."""
+        outcome, ticket = self.tickets.cancel(conversation_id)
+        if ticket is not None:
+            self._emit_ticket(ticket)
+        return outcome
+
+    def queue_notice_due(self, conversation_id: str) -> dict[str, Any] | None:
+        """A queue-position reminder for a queued student, at most one per 2 minutes (else None)."""
+        return self.tickets.queue_notice_due(conversation_id)
+
+    def rate(self, conversation_id: str, score: int, ticket_id: int | None) -> int | None:
+        """Store a 1-5 rating (of this ticket, or the latest closed unrated one); its id or None."""
+        ticket = self.tickets.rate(conversation_id, score, ticket_id)
+        if ticket is None:
+            return None
+        self._emit_ticket(ticket)
+        return int(ticket["id"])
+
+    def comment(self, conversation_id: str, ticket_id: int, text: str | None) -> None:
+        """Store the optional comment after a rating (None = skipped) and end the survey."""
+        self.tickets.comment(conversation_id, ticket_id, text)
+
+    def end_survey(self, conversation_id: str) -> None:
+        """The student moved on: the survey ends."""
+        self.tickets.end_survey(conversation_id)
 
     # -- the console's side --------------------------------------------------------------------------
     def queue(self, user: CurrentUser) -> list[dict[str, Any]]:
         """Open tickets this person may see, in the order they should be taken."""
-        with self._sessions() as session:
-            rows = [
-                r
-                for r in session.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(OPEN_TICKET_STATUSES)))
-                if user.can_see(r.department_id, r.priority)
-            ]
-            rows.sort(key=queue_key)
-            last: dict[str, str] = {}
-            if rows:
-                newest = (
-                    select(func.max(Message.id))
-                    .where(Message.conversation_id.in_({r.conversation_id for r in rows}), Message.role == "student")
-                    .group_by(Message.conversation_id)
-                )
-                for conv_id, text in session.execute(
-                    select(Message.conversation_id, Message.text).where(Message.id.in_(newest))
-                ):
-                    last[conv_id] = text
-            return [self._public(session, r, last.get(r.conversation_id, "")) for r in rows]
+        return self.staff.queue(user)
 
     def ticket(self, user: CurrentUser, ticket_id: int) -> dict[str, Any]:
         """A ticket with its packet, the whole transcript (the bot's part too), events and canned replies."""
-        with self._sessions() as session:
-            row = self._visible(session, user, ticket_id)
-            out = self._public(session, row)
-            messages = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == row.conversation_id)
-                .order_by(Message.id.desc())
-                .limit(TRANSCRIPT_LIMIT)
-            ).all()
-            names = {u.id: u.display_name or u.username for u in session.scalars(select(StaffUser))}
-            events = session.scalars(
-                select(TicketEvent).where(TicketEvent.ticket_id == row.id).order_by(TicketEvent.id)
-            ).all()
-            out["packet"] = dict(row.packet or {})
-            out["transcript"] = [m.public() for m in reversed(messages)]
-            out["events"] = [
-                {
-                    "id": e.id,
-                    "kind": e.kind,
-                    "actor_id": e.actor_id,
-                    "actor_name": names.get(e.actor_id) if e.actor_id else None,
-                    "text": e.text,
-                    "data": dict(e.data or {}),
-                    "created_at": iso(e.created_at),
-                }
-                for e in events
-            ]
-            out["notes"] = [e for e in out["events"] if e["kind"] in ("note", "transferred") and e["text"]]
-            out["can_reply"] = row.status == TICKET_CLAIMED and row.claimed_by == user.id
-            out["canned"] = canned_replies.for_user(session, user, row.department_id)
-        return out
+        return self.staff.ticket(user, ticket_id)
 
     def claim(self, user: CurrentUser, ticket_id: int) -> dict[str, Any]:
         """Take the chat. Exactly one of several people clicking at once wins; the others get Conflict."""
-        now = self.now()
-        with write_session(self._sessions) as session:
-            row = self._visible(session, user, ticket_id)
-            if row.status == TICKET_CLAIMED:
-                if row.claimed_by == user.id:
-                    return self._public(session, row)
-                raise Conflict(f"已被{self._claimer_name(session, row)}接入")
-            if row.status not in UNCLAIMED_STATUSES:
-                raise IllegalTransition(f"工单{texts.STATUS_LABELS.get(row.status, row.status)}，不能接入")
-            wait = None
-            if row.status == TICKET_QUEUED:
-                wait = max(0, int((now - (aware(row.queued_at) or now)).total_seconds()))
-            won = session.execute(
-                update(HandoffRequest)
-                .where(
-                    HandoffRequest.id == ticket_id,
-                    HandoffRequest.status.in_(UNCLAIMED_STATUSES),
-                    HandoffRequest.claimed_by.is_(None),
-                )
-                .values(status=TICKET_CLAIMED, claimed_by=user.id, claimed_at=now, claim_wait_seconds=wait)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            session.expire(row)
-            if won != 1:
-                if row.status == TICKET_CLAIMED:
-                    raise Conflict(f"已被{self._claimer_name(session, row)}接入")
-                raise IllegalTransition("工单状态已变化，不能接入，请刷新")
-            self._conversation(session, row.conversation_id).state = STATE_HUMAN
-            self._event(session, row, "claimed", user.id)
-            label = self._staff_label(session, user.display_name, row.department_id)
-            public = self._public(session, row)
-            conversation_id = row.conversation_id
-        self._store_notices(conversation_id, [{"role": "system", "text": texts.claimed_text(label)}])
-        self._emit_ticket(public)
-        return public
-
-    def _claimer_name(self, session: Session, row: HandoffRequest) -> str:
-        claimer = session.get(StaffUser, row.claimed_by) if row.claimed_by else None
-        return (claimer.display_name or claimer.username) if claimer else "其他老师"
-
-    def _own_claimed(self, session: Session, user: CurrentUser, ticket_id: int) -> HandoffRequest:
-        row = self._visible(session, user, ticket_id)
-        if row.status != TICKET_CLAIMED:
-            raise IllegalTransition(f"工单{texts.STATUS_LABELS.get(row.status, row.status)}，请先接入")
-        if row.claimed_by != user.id:
-            raise Conflict(f"这个对话已由{self._claimer_name(session, row)}接入，你不能回复")
-        return row
+        ticket, conversation_id, notices = self.staff.claim(user, ticket_id)
+        if notices:  # not when it was already yours
+            self._send_from_thread(conversation_id, notices)
+            self._emit_ticket(ticket)
+        return ticket
 
     async def reply(self, user: CurrentUser, ticket_id: int, text: str) -> dict[str, Any]:
         """Send the student a message as this staff member; it reaches the student's own channel."""
         text = (text or "").strip()
         if not text:
             raise IllegalTransition("回复内容不能为空")
-
-        def check() -> tuple[str, str]:
-            with write_session(self._sessions) as session:
-                row = self._own_claimed(session, user, ticket_id)
-                row.last_staff_at = self.now()
-                return row.conversation_id, self._staff_label(session, user.display_name, row.department_id)
-
-        conversation_id, label = await asyncio.to_thread(check)
-        channel = channel_of(conversation_id)
-        [stored] = await self._gateway.store_bot_messages(
-            conversation_id, channel, [{"role": "staff", "text": text, "sender_name": label}]
-        )
+        conversation_id, label = await asyncio.to_thread(self.staff.start_reply, user, ticket_id)
+        [stored] = await self._send(conversation_id, [{"role": "staff", "text": text, "sender_name": label}])
         return {"ticket_id": ticket_id, "conversation_id": conversation_id, "message": stored}
 
     def note(self, user: CurrentUser, ticket_id: int, text: str) -> dict[str, Any]:
@@ -205,121 +215,66 @@ class Handoffs(StudentSide):
         text = (text or "").strip()
         if not text:
             raise IllegalTransition("备注内容不能为空")
-        with write_session(self._sessions) as session:
-            row = self._visible(session, user, ticket_id)
-            event = self._event(session, row, "note", user.id, text[:2000])
-            session.flush()
-            out = {
-                "id": event.id,
-                "kind": "note",
-                "actor_id": user.id,
-                "actor_name": user.display_name,
-                "text": event.text,
-                "data": {},
-                "created_at": iso(event.created_at),
-                "ticket_id": row.id,
-            }
-            public = self._public(session, row)
-        self._emit_ticket(public)
-        return out
+        event, ticket = self.staff.note(user, ticket_id, text)
+        self._emit_ticket(ticket)
+        return event
 
     async def transfer(self, user: CurrentUser, ticket_id: int, department_id: str, note: str = "") -> dict[str, Any]:
         """Move the ticket to another department's queue (unclaimed), with a note; the student is told."""
-
-        def move() -> tuple[dict[str, Any], str, str]:
-            now = self.now()
-            with write_session(self._sessions) as session:
-                row = self._visible(session, user, ticket_id)
-                target = session.get(Department, department_id)
-                if target is None:
-                    raise NotFound(f"department {department_id}")
-                if row.status not in OPEN_TICKET_STATUSES:
-                    raise IllegalTransition(f"工单{texts.STATUS_LABELS.get(row.status, row.status)}，不能转接")
-                if row.status == TICKET_CLAIMED and row.claimed_by != user.id and not user.is_admin:
-                    raise Conflict(f"这个对话已由{self._claimer_name(session, row)}接入，只有接入的老师能转接")
-                if row.department_id == department_id:
-                    raise Conflict(f"工单已经在{target.name}")
-                source = row.department_id
-                status = self._status_for(row.priority, now)
-                row.department_id, row.status = department_id, status
-                row.claimed_by = row.claimed_at = row.claim_wait_seconds = None
-                row.queued_at = row.notified_at = now
-                conv = self._conversation(session, row.conversation_id)
-                conv.state = STATE_QUEUED if status == TICKET_QUEUED else STATE_BOT
-                self._event(
-                    session,
-                    row,
-                    "transferred",
-                    user.id,
-                    (note or "").strip()[:2000],
-                    **{"from": source, "to": department_id},
-                )
-                return self._public(session, row), row.conversation_id, target.name
-
-        public, conversation_id, name = await asyncio.to_thread(move)
-        if public["status"] == TICKET_QUEUED:
+        ticket, conversation_id, name = await asyncio.to_thread(
+            self.staff.transfer, user, ticket_id, department_id, note
+        )
+        if ticket["status"] == TICKET_QUEUED:
             text = texts.transferred_text(name)
         else:  # outside office hours: the other department replies when it opens
             text = texts.transferred_after_hours_text(name, self.reply_at(self.now()))
-        channel = channel_of(conversation_id)
-        await self._gateway.store_bot_messages(conversation_id, channel, [{"role": "system", "text": text}])
-        self._emit_ticket(public, alert=public["priority"] == "urgent")
-        return public
+        await self._send(conversation_id, [{"role": "system", "text": text}])
+        self._emit_ticket(ticket, alert=ticket["priority"] == PRIORITY_URGENT)
+        return ticket
 
     async def close(self, user: CurrentUser, ticket_id: int, resolution: str) -> dict[str, Any]:
         """End the ticket; the bot takes the chat back and asks for a rating when a person had taken the chat."""
+        ticket, conversation_id, notices = await asyncio.to_thread(self.staff.close, user, ticket_id, resolution)
+        await self._send(conversation_id, notices)
+        self._emit_ticket(ticket)
+        return ticket
 
-        def finish() -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
-            now = self.now()
-            with write_session(self._sessions) as session:
-                row = self._visible(session, user, ticket_id)
-                if row.status not in OPEN_TICKET_STATUSES:
-                    raise IllegalTransition(f"工单{texts.STATUS_LABELS.get(row.status, row.status)}，不能再结束")
-                if row.status == TICKET_CLAIMED and row.claimed_by != user.id and not user.is_admin:
-                    raise Conflict(f"这个对话已由{self._claimer_name(session, row)}接入，只有接入的老师能结束")
-                chatted = row.status == TICKET_CLAIMED  # a person took the chat: ask how it went
-                row.status, row.open_key, row.closed_at, row.closed_by = TICKET_CLOSED, None, now, user.id
-                row.resolution = (resolution or "").strip()[:2000] or None
-                conv = self._conversation(session, row.conversation_id)
-                conv.state = STATE_BOT
-                self._event(session, row, "closed", user.id, row.resolution or "")
-                if chatted:
-                    conv.awaiting = f"rating:{row.id}"
-                    staff = self._claimer_name(session, row)
-                    notices = [{"role": "bot", "text": texts.ask_rating(staff), "buttons": texts.rating_buttons()}]
-                else:
-                    notices = [{"role": "system", "text": texts.CLOSED_WITHOUT_CHAT}]
-                return self._public(session, row), row.conversation_id, notices
-
-        public, conversation_id, notices = await asyncio.to_thread(finish)
-        await self._gateway.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
-        self._emit_ticket(public)
-        return public
-
-    # -- canned replies ------------------------------------------------------------------------------
     def canned(self, user: CurrentUser, department_id: str | None = None) -> list[dict[str, Any]]:
         """Canned replies of a department (and those for all); without one, of the person's departments."""
-        with self._sessions() as session:
-            return canned_replies.for_user(session, user, department_id)
+        return self.staff.canned(user, department_id)
 
     def add_canned(self, user: CurrentUser, department_id: str | None, title: str, text: str) -> dict[str, Any]:
         """Admins add a canned reply (department None = every department)."""
-        if not user.is_admin:
-            raise Forbidden("只有管理员可以编辑快捷回复")
-        title, text = (title or "").strip(), (text or "").strip()
-        if not title or not text:
-            raise IllegalTransition("请填写标题和内容")
-        with write_session(self._sessions) as session:
-            if department_id and session.get(Department, department_id) is None:
-                raise NotFound(f"department {department_id}")
-            return canned_replies.public(canned_replies.add(session, department_id, title, text))
+        return self.staff.add_canned(user, department_id, title, text)
 
     def delete_canned(self, user: CurrentUser, canned_id: int) -> None:
         """Admins delete a canned reply."""
-        if not user.is_admin:
-            raise Forbidden("只有管理员可以编辑快捷回复")
-        with write_session(self._sessions) as session:
-            row = session.get(CannedReply, canned_id)
-            if row is None:
-                raise NotFound(f"canned reply {canned_id}")
-            session.delete(row)
+        self.staff.delete_canned(user, canned_id)
+
+    # -- the sweeps ----------------------------------------------------------------------------------
+    async def sweep(self) -> int:
+        """Claimed chats whose student waited too long for staff go back to the bot, with a notice; at
+        closing time, students still in the queue are told their message waits for the next opening."""
+        now = self.now()
+        for ticket, conversation_id, notice in await asyncio.to_thread(self.tickets.close_of_day, now):
+            await self._send(conversation_id, [notice])
+            self._emit_ticket(ticket)
+        returned = 0
+        for ticket_id, last_staff_at in await asyncio.to_thread(self.tickets.idle_tickets, now):
+            result = await asyncio.to_thread(self.tickets.time_out, ticket_id, last_staff_at, now)
+            if result is None:
+                continue
+            ticket, conversation_id = result
+            returned += 1
+            await self._send(conversation_id, [{"role": "system", "text": texts.RETURNED}])
+            self._emit_ticket(ticket)
+        return returned
+
+    async def sweep_forever(self, every_seconds: float = 30.0) -> None:
+        """The inactivity loop started in the desk's lifespan; errors are logged, never fatal."""
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("handoff inactivity sweep failed")
+            await asyncio.sleep(every_seconds)

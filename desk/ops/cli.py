@@ -15,7 +15,7 @@ from knowledge_base import settings as kb_settings
 logger = logging.getLogger(__name__)
 
 
-def _sessions(url: str | None = None):  # type: ignore[no-untyped-def]
+def _sessions(url: str | None = None):
     from knowledge_base.db import make_engine, make_session_factory
 
     return make_session_factory(make_engine(url or kb_settings.database_url()))
@@ -56,7 +56,7 @@ def cmd_db_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def seed_canned_replies(sessions) -> None:  # type: ignore[no-untyped-def]
+def seed_canned_replies(sessions) -> None:
     """The staff console's canned replies per department, into an empty table (admins edit them later)."""
     from desk.staff import canned_replies
 
@@ -174,11 +174,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     kb = load_kb_file(args.kb or kb_config.seed_file())
     negatives = negatives_from_nlu(kb_config.PROJECT_ROOT / "bot" / "data" / "nlu" / "out_of_scope.yml")
 
-    def lexical(docs, synonyms):  # type: ignore[no-untyped-def]
+    def lexical(docs, synonyms):
         retriever = FaqRetriever(docs, synonyms)
         return lambda q: retriever.search(q, 3)
 
-    def hybrid(docs, synonyms):  # type: ignore[no-untyped-def]
+    def hybrid(docs, synonyms):
         retriever = HybridRetriever(FaqRetriever(docs, synonyms), dense.build_index(docs))
         return lambda q: retriever.search(q, 3)
 

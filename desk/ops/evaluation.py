@@ -101,17 +101,17 @@ def predict(kb: KnowledgeBase, nlu: RasaNlu, line: dict[str, Any]) -> Prediction
     text = line["text"]
     ref = _ref_time(line)
     start = time.perf_counter()
-    crisis = safety.is_crisis(text)
+    pre_filter = safety.detect_crisis(text) is not None  # what the gateway decides before Rasa
     parsed = nlu.parse(text)
     intent = (parsed.get("intent") or {}).get("name")
     confidence = float((parsed.get("intent") or {}).get("confidence") or 0.0)
     service = next((e.get("value") for e in parsed.get("entities", []) if e.get("entity") == ENTITY_SERVICE), None)
     if service is None:
         service = next(iter(kb.find_services(text, loose=intent == INTENT_BOOK)), None)
-    outcome = route(kb, text, intent, confidence, service, crisis)
+    outcome = route(kb, text, intent, confidence, service)  # the same crisis decision, then the rules
     when = timeexpr.extract(text, ref)
     latency = (time.perf_counter() - start) * 1000
-    return Prediction(line, outcome, service, when, latency, crisis_filter=crisis, labels=outcome_labels(outcome))
+    return Prediction(line, outcome, service, when, latency, crisis_filter=pre_filter, labels=outcome_labels(outcome))
 
 
 def _ref_time(line: dict[str, Any]) -> datetime:
@@ -238,7 +238,7 @@ def errors(preds: list[Prediction]) -> list[dict[str, Any]]:
 
 
 def load_lines(paths: list[Path]) -> list[dict[str, Any]]:
-    lines = []
+    lines: list[dict[str, Any]] = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
             lines.extend(json.loads(row) for row in fh if row.strip())

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors.base import InboundMessage
 from desk.chat.gateway import Gateway
 from desk.chat.rasa_client import RasaClient
+from desk.chat.transcript import Transcript
 from desk.handoff.service import Handoffs
 from desk.models import Conversation, HandoffRequest, Message
 from desk.settings import Settings
@@ -77,8 +78,11 @@ class Desk:
         self.clock = clock
         self.rasa = FakeRasa()
         http = httpx.AsyncClient(transport=httpx.MockTransport(self.rasa.handler))
-        self.gateway = Gateway(sessions, RasaClient("http://rasa.test", "t", 5.0, http))
-        self.handoffs = Handoffs(sessions, self.gateway, make_settings(**settings), clock=clock)
+        self.transcript = Transcript(sessions)
+        self.handoffs = Handoffs(sessions, self.transcript, make_settings(**settings), clock=clock)
+        self.transcript.add_listener(self.handoffs.on_message)
+        rasa = RasaClient("http://rasa.test", "t", 5.0, http)
+        self.gateway = Gateway(sessions, rasa, self.handoffs, transcript=self.transcript)
         self.events: list[dict[str, Any]] = []
         self.handoffs.add_listener(self.events.append)
         self._n = 0

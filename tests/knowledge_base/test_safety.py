@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge_base.safety import hotline_text, is_crisis
+from knowledge_base.safety import CRISIS_MIN_CONFIDENCE, detect_crisis, hotline_text, is_crisis
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,11 @@ def test_hotline_text_names_all_hotlines() -> None:
     text = hotline_text("0531-88361599")
     for number in ("12356", "400-161-9995", "110", "120", "0531-88361599"):
         assert number in text
+
+
+def test_one_crisis_decision_for_the_pre_filter_the_bot_and_the_evaluation() -> None:
+    assert detect_crisis("我真的不想活了") == "lexicon"  # the gateway's pre-filter: the text alone
+    assert detect_crisis("我真的不想活了", "greet", 0.99) == "lexicon"
+    assert detect_crisis("活着好累", "crisis", CRISIS_MIN_CONFIDENCE) == "classifier"
+    assert detect_crisis("活着好累", "crisis", CRISIS_MIN_CONFIDENCE - 0.01) is None  # an unsure classifier
+    assert detect_crisis("活着好累") is None
