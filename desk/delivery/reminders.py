@@ -123,8 +123,9 @@ class ReminderWorker:
         due = await to_thread.run_sync(lambda: self.reminders.due(now=now, limit=self._batch))
         sent = 0
         for code, reminder in list(self._unsent.items()):  # ours already: only the store is missing
+            if self._unsent.pop(code, None) is None:
+                continue  # a concurrent tick is storing it
             if reminder.start <= now or any(r.code == code for r in due):  # started, or moved (due afresh)
-                self._unsent.pop(code)
                 logger.warning("booking %s: earlier reminder dropped (appointment started or moved)", code)
             elif await self._store(reminder, now):
                 sent += 1
@@ -138,13 +139,14 @@ class ReminderWorker:
                 continue
             if not won:
                 continue  # another worker sent it, or the booking changed meanwhile
-            self._unsent[reminder.code] = reminder
             if await self._store(reminder, now):
                 sent += 1
         return sent
 
     async def _store(self, reminder: Reminder, now: datetime) -> bool:
-        """Store (and so publish) one reminder we hold the mark of; False keeps it for the next tick."""
+        """Store (and so publish) one reminder we hold the mark of; False keeps it for the next tick.
+
+        A reminder is in `_unsent` only while nobody is storing it, so two ticks never store it twice."""
         conversation_id = reminder.student_key
         message = {"role": "bot", "text": reminder_text(reminder, now), "buttons": REMINDER_BUTTONS}
         try:
@@ -156,7 +158,7 @@ class ReminderWorker:
                 log_id(conversation_id),
                 type(exc).__name__,
             )
+            self._unsent[reminder.code] = reminder  # marked as ours: only the store is missing
             return False
-        self._unsent.pop(reminder.code, None)
         logger.info("booking %s: reminder sent to conversation %s", reminder.code, log_id(conversation_id))
         return True

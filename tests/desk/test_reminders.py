@@ -152,6 +152,38 @@ class FlakyGateway(Gateway):
         return await super().store_bot_messages(conversation_id, channel, replies)
 
 
+class SlowGateway(Gateway):
+    """The first store fails; later stores wait until `release` is set (a slow database)."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        super().__init__(sessions, None)  # type: ignore[arg-type]
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def store_bot_messages(self, conversation_id: str, channel: str, replies: list[dict[str, Any]]) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise OperationalError("INSERT INTO messages", {}, Exception("locked"))
+        await self.release.wait()
+        return await super().store_bot_messages(conversation_id, channel, replies)
+
+
+async def test_overlapping_ticks_of_one_worker_store_a_kept_reminder_once(sessions: sessionmaker) -> None:
+    book(sessions, "counseling", at(1, 14), "web:slow", 1)
+    gateway = SlowGateway(sessions)
+    worker = make_worker(sessions, Clock(at(1, 12, 5)), gateway)
+    assert await worker.tick() == 0  # marked, but the store failed: kept for the next tick
+    first = asyncio.create_task(worker.tick())  # retries the kept reminder, slowly
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(worker.tick())  # overlaps the first: must not store it again
+    await asyncio.sleep(0.05)
+    gateway.release.set()
+    assert sorted(await asyncio.gather(first, second)) == [0, 1]
+    assert gateway.calls == 2  # the failed store and one retry: the overlapping tick left it alone
+    [text] = texts(sessions, "web:slow")
+    assert "【预约提醒】" in text
+
+
 async def test_a_failed_store_is_retried_next_tick_and_logs_no_student_data(
     sessions: sessionmaker, caplog: pytest.LogCaptureFixture
 ) -> None:
