@@ -36,6 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
+from desk.chat.transcript import outbound_rows
 from desk.models import (
     PENDING_ANSWERED,
     PENDING_FAILED,
@@ -153,15 +154,7 @@ class PendingReplies:
             )
             if marked.rowcount != 1:
                 return []
-            rows = [
-                Message(
-                    conversation_id=conversation_id,
-                    role=r.get("role", "bot"),
-                    text=r.get("text", ""),
-                    buttons=r.get("buttons") or [],
-                )
-                for r in replies
-            ]
+            rows = outbound_rows(conversation_id, replies)
             session.add_all(rows)
             session.flush()
             return [row.public() for row in rows]

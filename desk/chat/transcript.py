@@ -64,16 +64,7 @@ class Transcript:
                 channel = channel or channel_of(conversation_id)
                 session.add(Conversation(id=conversation_id, channel=channel, state=STATE_BOT))
                 session.flush()
-            rows = [
-                Message(
-                    conversation_id=conversation_id,
-                    role=r.get("role", "bot"),
-                    text=r.get("text", ""),
-                    buttons=r.get("buttons") or [],
-                    sender_name=r.get("sender_name"),
-                )
-                for r in replies
-            ]
+            rows = outbound_rows(conversation_id, replies)
             session.add_all(rows)
             session.flush()
             return [row.public() for row in rows]
@@ -100,3 +91,17 @@ class Transcript:
                 .limit(limit)
             ).all()
             return [r.public() for r in reversed(rows)]
+
+
+def outbound_rows(conversation_id: str, replies: list[dict[str, Any]]) -> list[Message]:
+    """The `messages` rows of replies (bot, system or staff) to one conversation, not yet added."""
+    return [
+        Message(
+            conversation_id=conversation_id,
+            role=r.get("role", "bot"),
+            text=r.get("text", ""),
+            buttons=r.get("buttons") or [],
+            sender_name=r.get("sender_name"),
+        )
+        for r in replies
+    ]
