@@ -47,10 +47,19 @@ class RasaSettings(BaseSettings):
     model_config = _config("HELPDESK_RASA_")
 
     url: str = "http://127.0.0.1:5005"
+    # several Rasa replicas, comma-separated (HELPDESK_RASA_URLS): each conversation goes to one of them by
+    # consistent hashing on the sender id (desk/chat/replicas.py); empty: `url` alone
+    urls: str = ""
     port: int = 5005
     token: str = ""
     timeout_seconds: float = 15.0
     tracker_url: str = ""  # Rasa's SQLTrackerStore; empty: SQLite at var/rasa_tracker.db
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The Rasa servers the desk talks to: HELPDESK_RASA_URLS, else HELPDESK_RASA_URL alone."""
+        urls = [u.strip().rstrip("/") for u in self.urls.split(",") if u.strip()]
+        return urls or [self.url.rstrip("/")]
 
 
 class ActionServerSettings(BaseSettings):
@@ -252,6 +261,10 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
+    # Redis for what replicas share (docs/deployment.md): the desks' fan-out, the WeChat nonces and access
+    # token, Rasa's lock store; empty: all in-process (the embedded default). Keys start with redis_prefix.
+    redis_url: str = ""
+    redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
     host: str = "127.0.0.1"
     port: int = 8000
