@@ -103,7 +103,9 @@ class RasaReplicas:
                 answers = await self.clients[url].send(sender, message, metadata)
             except RasaUnreachable as exc:
                 self._mark_down(url)
-                logger.warning("Rasa replica %d of %d unreachable (%s); trying the next", index + 1, len(self.clients), exc)
+                logger.warning(
+                    "Rasa replica %d of %d unreachable (%s); trying the next", index + 1, len(self.clients), exc
+                )
                 last = exc
                 continue
             self._down_until.pop(url, None)
@@ -116,7 +118,7 @@ class RasaReplicas:
         up: dict[str, Any] | None = None
         count = 0
         errors: list[str] = []
-        for url, client in self.clients.items():
+        for client in self.clients.values():
             try:
                 status = await client.status()
             except RasaUnavailable as exc:
