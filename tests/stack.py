@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +27,8 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, inspect
 
-from desk.ops import supervisor
+from desk.ops import replicas, supervisor
 from desk.settings import Settings
 from knowledge_base import clock
 from knowledge_base.config import PROJECT_ROOT
@@ -157,32 +155,6 @@ def prepare_database(var: Path, db_url: str) -> None:
         subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
 
 
-def _replica(child: supervisor.Child, name: str, flag: str, port: int) -> supervisor.Child:
-    """Another process like `child` on another port (its `flag` argument and HELPDESK_PORT changed)."""
-    argv = list(child.argv)
-    argv[argv.index(flag) + 1] = str(port)
-    env = dict(child.env)
-    if "HELPDESK_PORT" in env:
-        env["HELPDESK_PORT"] = str(port)
-    return supervisor.Child(name, argv, env, child.log.with_name(f"{name}.log"))
-
-
-def _wait_for_tracker_tables(url: str, rasa: supervisor.Child, timeout: float = 240) -> None:
-    """The first Rasa created the tracker store's tables (two creating them at once could collide)."""
-    engine = create_engine(supervisor.rasa_tracker_url(url))
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if rasa.proc is not None and rasa.proc.poll() is not None:
-                pytest.fail(f"{rasa.name} exited: {rasa.log.read_text(errors='replace')[-2000:]}")
-            if "events" in inspect(engine).get_table_names():
-                return
-            time.sleep(0.5)
-    finally:
-        engine.dispose()
-    pytest.fail(f"{rasa.name} did not create its tracker store")
-
-
 def launch_replicas(
     tmp_path_factory: pytest.TempPathFactory,
     now: str,
@@ -220,18 +192,15 @@ def launch_replicas(
         redis_prefix=redis_prefix,
         webchat_rate_limit=1000,
     )
-    rasa, actions, desk = supervisor.build_children(settings, model)
-    rasas = [_replica(rasa, f"rasa-{i + 1}", "-p", port) for i, port in enumerate(rasa_ports)]
-    desks = [_replica(desk, f"desk-{i + 1}", "--port", port) for i, port in enumerate(desk_ports)]
-    children = [*rasas, actions, *desks]
+    children = replicas.build_replicas(settings, model, rasa_ports, [action_port], desk_ports)
     clock_env = clock.environment(now)
     for child in children:
         child.env.update(clock_env)
     try:
-        supervisor.start(rasas[0])
-        _wait_for_tracker_tables(tracker_url, rasas[0])
-        for child in children[1:]:
-            supervisor.start(child)
+        try:
+            replicas.start_replicas(children, tracker_url)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         stacks = [Stack(settings.updated(port=port), children, database_url, clock_env) for port in desk_ports]
         for one in stacks:
             if not supervisor.wait_ready(one.settings, children, timeout=300):
@@ -239,8 +208,7 @@ def launch_replicas(
                 pytest.fail("the replicas did not become healthy:\n" + json.dumps(logs, ensure_ascii=False, indent=1))
         yield stacks
     finally:
-        supervisor.terminate([c for c in children if c.name.startswith("desk")], 20)
-        supervisor.terminate([c for c in children if not c.name.startswith("desk")], 20)
+        replicas.stop_replicas(children)
 
 
 @pytest.fixture(scope="session")
