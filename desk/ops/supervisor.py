@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -81,7 +81,7 @@ def lock_store_yaml(redis_url: str, prefix: str) -> str:
     lines = ["lock_store:", "  type: redis", f"  url: {parts.hostname or '127.0.0.1'}", f"  port: {parts.port or 6379}",
              f"  db: {int(db)}", f"  key_prefix: {re.sub(r'[^A-Za-z0-9]', '', prefix) or 'helpdesk'}"]  # fmt: skip
     if parts.password:
-        lines.append(f"  password: {json.dumps(parts.password)}")
+        lines.append(f"  password: {json.dumps(unquote(parts.password))}")
     if parts.scheme == "rediss":
         lines.append("  use_ssl: true")
     return "\n".join(lines) + "\n"
