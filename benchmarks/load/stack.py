@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, select, text
 
 from benchmarks.load import sqlcount
@@ -251,6 +252,9 @@ def launch_replicas(model: Path, n: int, extra_env: dict[str, dict[str, str]] | 
         for port in desk_ports:
             if not supervisor.wait_ready(settings.updated(port=port), children, timeout=300):
                 raise RuntimeError("the replicas did not become healthy; see " + str(var / "log"))
+        for child in children:
+            if not _healthy(child):
+                raise RuntimeError(f"{child.name} did not become healthy; see {child.log}")
     except Exception:
         stop(stack, keep=True)
         raise
@@ -264,10 +268,28 @@ def restart(stack: BenchStack, name: str) -> None:
     for child in [c for c in stack.children if c.name == name or c.name.startswith(f"{name}-")]:
         supervisor.stop([child])
         supervisor.start(child)
-        if not supervisor.wait_ready(stack.settings, stack.children, timeout=300):
+        if not supervisor.wait_ready(stack.settings, stack.children, timeout=300) or not _healthy(child):
             raise RuntimeError(f"{child.name} did not come back; see {child.log}")
         if child.proc is not None:
             stack.pids[child.name] = child.proc.pid
+
+
+HEALTH = {"rasa": ("-p", "/"), "actions": ("-p", "/health"), "desk": ("--port", "/livez")}
+
+
+def _healthy(child: supervisor.Child, timeout: float = 300) -> bool:
+    """The process answers on its own port (a desk's /healthz is green when one Rasa of several is)."""
+    flag, path = HEALTH[child.name.split("-")[0]]
+    url = f"http://127.0.0.1:{child.argv[child.argv.index(flag) + 1]}{path}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=3).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def stop(stack: BenchStack, keep: bool = False) -> None:
