@@ -179,6 +179,10 @@ class PendingSettings(BaseSettings):
 
     poll_seconds: float = Field(default=2.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    # a student message left with no answer at all (the desk was killed while Rasa was thinking) is
+    # adopted once it is older than this (longer than any live handling: see desk/chat/pending.py)
+    adopt_after_seconds: float = Field(default=45.0, gt=0)
+    adopt_within_minutes: float = Field(default=30.0, gt=0)
 
 
 class RetrievalSettings(BaseSettings):
