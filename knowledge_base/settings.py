@@ -47,9 +47,7 @@ class RasaSettings(BaseSettings):
     model_config = _config("HELPDESK_RASA_")
 
     url: str = "http://127.0.0.1:5005"
-    # several Rasa replicas, comma-separated (HELPDESK_RASA_URLS): each conversation goes to one of them by
-    # consistent hashing on the sender id (desk/chat/replicas.py); empty: `url` alone
-    urls: str = ""
+    urls: str = ""  # several replicas, comma-separated; a conversation sticks to one (desk/chat/replicas.py)
     port: int = 5005
     token: str = ""
     timeout_seconds: float = 15.0
@@ -265,8 +263,7 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
-    # Redis for what replicas share (docs/deployment.md): the desks' fan-out, the WeChat nonces and access
-    # token, Rasa's lock store; empty: all in-process (the embedded default). Keys start with redis_prefix.
+    # Redis for what replicas share (docs/deployment.md); empty: all in-process. Keys start with redis_prefix.
     redis_url: str = ""
     redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
