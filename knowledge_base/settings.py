@@ -47,10 +47,17 @@ class RasaSettings(BaseSettings):
     model_config = _config("HELPDESK_RASA_")
 
     url: str = "http://127.0.0.1:5005"
+    urls: str = ""  # several replicas, comma-separated; a conversation sticks to one (desk/chat/replicas.py)
     port: int = 5005
     token: str = ""
     timeout_seconds: float = 15.0
     tracker_url: str = ""  # Rasa's SQLTrackerStore; empty: SQLite at var/rasa_tracker.db
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The Rasa servers the desk talks to: HELPDESK_RASA_URLS, else HELPDESK_RASA_URL alone."""
+        urls = [u.strip().rstrip("/") for u in self.urls.split(",") if u.strip()]
+        return urls or [self.url.rstrip("/")]
 
 
 class ActionServerSettings(BaseSettings):
@@ -256,6 +263,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
+    # Redis for what replicas share (docs/deployment.md); empty: all in-process. Keys start with redis_prefix.
+    redis_url: str = ""
+    redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
     host: str = "127.0.0.1"
     port: int = 8000
