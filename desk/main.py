@@ -39,6 +39,7 @@ from desk.staff.console_hub import start_hub
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
 from knowledge_base.privacy import ContactCipher
+from knowledge_base.redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -48,6 +49,7 @@ VERSION = "0.1.0"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the desk app for the given settings (the environment's by default)."""
     settings = (settings or get_settings()).with_generated_secrets()
+    install_log_redaction()  # no phone or student number in clear in the desk's logs (knowledge_base/redaction.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

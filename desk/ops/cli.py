@@ -11,6 +11,7 @@ import yaml
 
 from knowledge_base import config as kb_config
 from knowledge_base import settings as kb_settings
+from knowledge_base.redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     for noisy in ("jieba", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
