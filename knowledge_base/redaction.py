@@ -64,10 +64,10 @@ _ID_CARD = re.compile(
 _PHONE = re.compile(r"(?<![\d*])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?![\d*])")
 _LABELED_NUMBER = re.compile(
     r"((?:学号|学生证号|学籍号|工号|证件号码?|身份证号码?|student\s*(?:id|no\.?|number))\s*(?:是|为)?\s*[:：]?\s*)"
-    r"([A-Za-z0-9][A-Za-z0-9-]{2,24})",
+    r"([A-Za-z0-9][A-Za-z0-9-]{2,24})(?![A-Za-z0-9*])",
     re.IGNORECASE,
 )
-_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z*])(\d{8,19})(?![\dA-Za-z*])")
+_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z*_-])(\d{8,19})(?![\dA-Za-z*_-])")
 _LABELED_NAME = re.compile(
     rf"((?:姓名|名字|真名|联系人)\s*(?:是|为|叫)?\s*[:：]?\s*|我叫\s*|本人\s*)(?!什么|啥)({_CJK_NAME}|[A-Z][a-z]+(?: [A-Z][a-z]+)+)"
 )
@@ -125,7 +125,12 @@ def redact_text(text: str) -> str:
     text = _PHONE.sub(_phone, text)
     text = _LABELED_NUMBER.sub(_labeled_number, text)
     text = _LONG_DIGITS.sub(_long_digits, text)
-    return _LABELED_NAME.sub(lambda m: m.group(1) + mask_name(m.group(2)), text)
+    return _LABELED_NAME.sub(_labeled_name, text)
+
+
+def _labeled_name(match: re.Match[str]) -> str:
+    name = match.group(2)
+    return match.group(0) if _QUESTION.search(name) else match.group(1) + mask_name(name)
 
 
 def _mask_name_answer(text: str) -> str:
