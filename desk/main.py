@@ -22,6 +22,9 @@ from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
+from desk.privacy.retention import Retention, RetentionWorker
+from desk.privacy.students import StudentData
+from desk.privacy.tracker import TrackerEvents, tracker_url
 from desk.routes import (
     appointments_api,
     appointments_pages,
@@ -29,6 +32,7 @@ from desk.routes import (
     console_pages,
     console_socket,
     health,
+    privacy_admin,
     staff,
     telegram,
     webchat,
@@ -38,6 +42,7 @@ from desk.settings import Settings, get_settings
 from desk.staff.console_hub import start_hub
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.models import utcnow
 from knowledge_base.privacy import ContactCipher
 from knowledge_base.redaction import install_log_redaction
 
@@ -60,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_session_factory(engine)
         app.state.http = http
         app.state.rasa = RasaClient(settings.rasa.url, settings.rasa.token, settings.rasa.timeout_seconds, http)
-        app.state.tokens = SessionTokens(settings.secret_key)
+        app.state.tokens = SessionTokens(settings.secret_key, int(settings.webchat.cookie_hours * 3600))
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
@@ -89,15 +94,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         gateway.attach_pending(app.state.pending)
         app.state.pending.start()
+        app.state.rasa_tracker = TrackerEvents(tracker_url(settings))
+        app.state.students = StudentData(app.state.sessions, app.state.cipher, app.state.rasa_tracker)
+        retention = Retention(app.state.sessions, app.state.cipher, app.state.rasa_tracker, settings.retention.days)
+        app.state.retention = RetentionWorker(retention, utcnow, settings.retention.sweep_hours * 3600)
+        app.state.retention.start()
         try:
             yield
         finally:
+            await app.state.retention.stop()
             await app.state.pending.stop()
             sweeper.cancel()
             await app.state.reminders.stop()
             await app.state.channels.stop()
             await http.aclose()
             engine.dispose()
+            app.state.rasa_tracker.dispose()
 
     app = FastAPI(title="Campus help desk", version=VERSION, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -111,5 +123,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_socket.router)
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
+    app.include_router(privacy_admin.router)
     register_error_handlers(app)
     return app
