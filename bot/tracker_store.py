@@ -41,7 +41,7 @@ class RedactingTrackerStore(SQLTrackerStore):
         masked = redact_events([event.as_dict() for event in events])
         with self.session_scope() as session:
             stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-            for event, data in list(zip(events, masked))[stored:]:
+            for event, data in list(zip(events, masked, strict=True))[stored:]:
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,

@@ -69,7 +69,8 @@ _LABELED_NUMBER = re.compile(
 )
 _LONG_DIGITS = re.compile(r"(?<![\dA-Za-z*_-])(\d{8,19})(?![\dA-Za-z*_-])")
 _LABELED_NAME = re.compile(
-    rf"((?:姓名|名字|真名|联系人)\s*(?:是|为|叫)?\s*[:：]?\s*|我叫\s*|本人\s*)(?!什么|啥)({_CJK_NAME}|[A-Z][a-z]+(?: [A-Z][a-z]+)+)"
+    r"((?:姓名|名字|真名|联系人)\s*(?:是|为|叫)?\s*[:：]?\s*|我叫\s*|本人\s*)(?!什么|啥)"
+    rf"({_CJK_NAME}|[A-Z][a-z]+(?: [A-Z][a-z]+)+)"
 )
 # the answer to the name question: labels, fillers, then what looks like a name
 _ANSWER_LABEL = re.compile(r"^(?:我叫|我是|本人|叫)\s*|^(?:我的)?(?:姓名|名字|真名)?\s*(?:是|为|叫)?\s*[:：]?\s*")
@@ -163,7 +164,9 @@ def redact_answer(field: str | None, text: str) -> str:
     if field == "student_number" and not _QUESTION.search(masked):
         return _DIGITS_IN.sub(lambda m: mask_student_number(re.sub(r"[\s-]", "", m.group(0))), masked)
     if field == "phone" and not _QUESTION.search(masked):
-        return re.sub(r"(?<![\d*])(?:\d[\d\s()+-]*\d|\d)(?![\d*])", lambda m: mask_phone(re.sub(r"\D", "", m.group(0))), masked)
+        return re.sub(
+            r"(?<![\d*])(?:\d[\d\s()+-]*\d|\d)(?![\d*])", lambda m: mask_phone(re.sub(r"\D", "", m.group(0))), masked
+        )
     return masked
 
 

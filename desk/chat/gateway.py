@@ -1,9 +1,9 @@
 """The gateway: every inbound message passes here, from every channel.
 
 Order of work for one message: store it masked (dropping a replayed one; phone, ID-card and student
-numbers and the answers to the booking form's contact questions, knowledge_base/redaction.py), run the crisis pre-filter in every
-conversation state (hotline answer, urgent ticket, alert to the console, without Rasa), then route by
-the conversation's state (docs/handoff.md):
+numbers and the answers to the booking form's contact questions, knowledge_base/redaction.py), run the
+crisis pre-filter in every conversation state (hotline answer, urgent ticket, alert to the console,
+without Rasa), then route by the conversation's state (docs/handoff.md):
 
 - the handoff service (`desk.handoff.ports.HandoffDesk`, given to the constructor) answers first: a
   pending satisfaction survey, 不用了, a queued student (reminders; the message is for staff) or a

@@ -95,9 +95,7 @@ class Retention:
             )
         )
         message_ids = list(
-            session.scalars(
-                select(Message.id).where(Message.created_at < cutoff, Message.conversation_id.not_in(keep))
-            )
+            session.scalars(select(Message.id).where(Message.created_at < cutoff, Message.conversation_id.not_in(keep)))
         )
         rollup = statistics.count_messages(session, message_ids)
         rollup.update(statistics.count_tickets(tickets))

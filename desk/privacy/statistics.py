@@ -50,7 +50,9 @@ def count_messages(session: Session, message_ids: Iterable[int]) -> Counter[Key]
     ids = list(message_ids)
     for start in range(0, len(ids), 500):
         rows = session.execute(
-            select(Message.role, Message.created_at, Message.conversation_id).where(Message.id.in_(ids[start : start + 500]))
+            select(Message.role, Message.created_at, Message.conversation_id).where(
+                Message.id.in_(ids[start : start + 500])
+            )
         )
         for role, created, conversation_id in rows:
             metric = "messages_in" if role == "student" else "messages_out"

@@ -129,7 +129,9 @@ class StudentData:
                 "exported_at": now.isoformat(),
                 "subject": {"kind": subject.kind, "value": subject.value},
                 "conversations": conversations,
-                "remembered_contacts": [self._contact(c.contact) | {"updated_at": _iso(c.updated_at)} for c in contacts],
+                "remembered_contacts": [
+                    self._contact(c.contact) | {"updated_at": _iso(c.updated_at)} for c in contacts
+                ],
                 "bookings": [self._booking(b) for b in sorted(bookings, key=lambda b: b.starts_at)],
             }
         counts = {
@@ -249,4 +251,5 @@ def erase_conversations(session: Session, ids: list[str]) -> dict[str, int]:
 
 
 def _delete(session: Session, statement: Any) -> int:
-    return int(session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0)
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
