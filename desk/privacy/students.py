@@ -202,9 +202,14 @@ class StudentData:
 
     # -- erasure ------------------------------------------------------------------------------------
     def erase(self, subject: Subject, *, actor: str, now: datetime, action: str = "erase") -> dict[str, int]:
-        """Delete every row that names the student (statistics kept anonymised); audited. Row counts."""
+        """Delete every row that names the student (statistics kept anonymised); audited. Row counts.
+
+        `action="clear"` (the student's own 结束并清除 in the web chat) keeps their bookings: the visit
+        they arranged still stands, sealed as before, and the office can reach them."""
         with write_session(self._sessions) as session:
             ids, bookings, contacts = self._find(session, subject)
+            if action == "clear":
+                bookings = []
             counts = erase_conversations(session, ids)
             counts["student_contacts"] = len(contacts)
             for row in contacts:
