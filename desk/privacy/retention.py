@@ -4,8 +4,8 @@ One run deletes, older than the cut-off: messages (with their outbox and pending
 no longer open (with their events), conversations with nothing left and no activity since, remembered
 contacts not updated since, and Rasa's tracker events; bookings that ended before it are anonymised
 (kept for the offices' statistics). What is deleted is counted into `daily_counts` first
-(desk/privacy/statistics.py), and each run appends one audit row. A conversation with an open ticket is
-left alone until the ticket ends. The desk runs it every `HELPDESK_RETENTION_SWEEP_HOURS` (24) in the
+(desk/privacy/statistics.py), and each run that removed something appends one audit row. A
+conversation with an open ticket is left alone until the ticket ends. The desk runs it every `HELPDESK_RETENTION_SWEEP_HOURS` (24) in the
 background (`RetentionWorker`); `helpdesk retention run` runs it once. "Now" is the one clock.
 """
 
@@ -77,8 +77,9 @@ class Retention:
             counts |= self._old_rows(session, cutoff, held)
             counts |= self._old_bookings(session, cutoff, now)
             counts["tracker_events"] = self._tracker.expire(cutoff)
-            audit.record(session, actor=actor, action="retention", target=f"older than {self.days} days",
-                         counts=counts, at=now)  # fmt: skip
+            if any(counts.values()):  # a run with nothing to do leaves no audit row
+                audit.record(session, actor=actor, action="retention", target=f"older than {self.days} days",
+                             counts=counts, at=now)  # fmt: skip
         return counts
 
     @staticmethod
