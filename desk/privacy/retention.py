@@ -5,8 +5,9 @@ no longer open (with their events), conversations with nothing left and no activ
 contacts not updated since, and Rasa's tracker events; bookings that ended before it are anonymised
 (kept for the offices' statistics). What is deleted is counted into `daily_counts` first
 (desk/privacy/statistics.py), and each run that removed something appends one audit row. A
-conversation with an open ticket is left alone until the ticket ends. The desk runs it every `HELPDESK_RETENTION_SWEEP_HOURS` (24) in the
-background (`RetentionWorker`); `helpdesk retention run` runs it once. "Now" is the one clock.
+conversation with an open ticket is left alone until the ticket ends. The desk runs it every
+`HELPDESK_RETENTION_SWEEP_HOURS` (24) in the background (`RetentionWorker`); `helpdesk retention run`
+runs it once. "Now" is the one clock.
 """
 
 from __future__ import annotations

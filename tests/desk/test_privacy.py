@@ -79,8 +79,16 @@ def add_conversation(sessions, cid: str, when: datetime, texts: list[str], ticke
         session.add(OutboxItem(message_id=rows[-1].id, conversation_id=cid, channel="tg", created_at=when))
         session.add(PendingReply(message_id=rows[0].id, conversation_id=cid, status="answered", created_at=when))
         if ticket:
-            t = HandoffRequest(conversation_id=cid, department_id="mental_health", reason="request", status="closed",
-                               packet={"summary": texts}, created_at=when, rating=4, rating_comment="谢谢老师")  # fmt: skip
+            t = HandoffRequest(
+                conversation_id=cid,
+                department_id="mental_health",
+                reason="request",
+                status="closed",
+                packet={"summary": texts},
+                created_at=when,
+                rating=4,
+                rating_comment="谢谢老师",
+            )
             session.add(t)
             session.flush()
             session.add(TicketEvent(ticket_id=t.id, kind="note", text="学生说了很多", created_at=when))
@@ -92,16 +100,26 @@ def world(sessions, tmp_path: Path) -> dict[str, Any]:  # type: ignore[no-untype
     cipher = ContactCipher(KEY)
     service = BookingService(sessions, cipher)
     booking = service.book("counseling", at(4, 15), student_key="web:a", contact=Contact(NAME, NUMBER, PHONE), now=NOW)
-    other = service.book("certificate_issuing", at(1, 10), student_key="tg:7",
-                         contact=Contact("张三", "2023000001", OTHER_PHONE), now=NOW)  # fmt: skip
+    other = service.book(
+        "certificate_issuing",
+        at(1, 10),
+        student_key="tg:7",
+        contact=Contact("张三", "2023000001", OTHER_PHONE),
+        now=NOW,
+    )
     from knowledge_base.booking.support import ContactBook
 
     ContactBook(sessions, cipher).remember("web:a", Contact(NAME, NUMBER, PHONE), now=NOW)
     add_conversation(sessions, "web:a", NOW, ["我想预约心理咨询", "欧**"])
     add_conversation(sessions, "tg:7", NOW, ["开在读证明要带什么"])
     ts = NOW.timestamp()
-    tracker = tracker_file(tmp_path, [("web:a", ts, {"event": "user", "text": "欧**"}),
-                                      ("tg:7", ts, {"event": "user", "text": "开在读证明要带什么"})])  # fmt: skip
+    tracker = tracker_file(
+        tmp_path,
+        [
+            ("web:a", ts, {"event": "user", "text": "欧**"}),
+            ("tg:7", ts, {"event": "user", "text": "开在读证明要带什么"}),
+        ],
+    )
     data = StudentData(sessions, cipher, TrackerEvents(f"sqlite:///{tracker}"))
     return {"data": data, "booking": booking, "other": other, "tracker": tracker, "cipher": cipher}
 
@@ -170,13 +188,19 @@ def test_retention_deletes_old_rows_and_keeps_the_counts(sessions, tmp_path: Pat
     with sessions() as session, session.begin():  # an old conversation still active today keeps its new messages
         session.add(Conversation(id="tg:9", channel="tg", state="bot", created_at=old, last_activity_at=recent))
         session.flush()
-        session.add_all([Message(conversation_id="tg:9", role="student", text="旧消息", created_at=old),
-                         Message(conversation_id="tg:9", role="student", text="新消息", created_at=recent)])  # fmt: skip
-    tracker = tracker_file(tmp_path, [("web:old", old.timestamp(), {"event": "user"}),
-                                      ("web:new", recent.timestamp(), {"event": "user"})])  # fmt: skip
+        session.add_all(
+            [
+                Message(conversation_id="tg:9", role="student", text="旧消息", created_at=old),
+                Message(conversation_id="tg:9", role="student", text="新消息", created_at=recent),
+            ]
+        )
+    tracker = tracker_file(
+        tmp_path, [("web:old", old.timestamp(), {"event": "user"}), ("web:new", recent.timestamp(), {"event": "user"})]
+    )
     cipher = ContactCipher(KEY)
-    past = BookingService(sessions, cipher).book("counseling", at(4, 15), student_key="web:x",
-                                                 contact=Contact(NAME, NUMBER, PHONE), now=NOW)  # fmt: skip
+    past = BookingService(sessions, cipher).book(
+        "counseling", at(4, 15), student_key="web:x", contact=Contact(NAME, NUMBER, PHONE), now=NOW
+    )
     with sessions() as session:
         before = statistics.live_totals(session)
     retention = Retention(sessions, cipher, TrackerEvents(f"sqlite:///{tracker}"), days=180)
@@ -190,8 +214,9 @@ def test_retention_deletes_old_rows_and_keeps_the_counts(sessions, tmp_path: Pat
         assert booking.student_ref.startswith("erased-") and cipher.open(booking.contact)[0].phone == "-"
         after, kept = statistics.live_totals(session), statistics.totals(session)
         assert {k: after.get(k, 0) + kept.get(k, 0) for k in before} == before
-        assert session.scalar(select(DailyCount.value).where(DailyCount.metric == "messages_in",
-                                                              DailyCount.dimension == "web"))  # fmt: skip
+        assert session.scalar(
+            select(DailyCount.value).where(DailyCount.metric == "messages_in", DailyCount.dimension == "web")
+        )
         [row] = session.scalars(select(PrivacyAudit)).all()
         assert (row.actor, row.action) == ("system", "retention")
     with sqlite3.connect(tracker) as db:
@@ -216,10 +241,18 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO conversations (id, channel, state, created_at, last_activity_at) "
-                          "VALUES ('web:m', 'web', 'bot', '2026-12-01 01:00:00', '2026-12-01 01:00:00')"))  # fmt: skip
-        conn.execute(text("INSERT INTO messages (conversation_id, role, text, buttons, created_at) "
-                          "VALUES ('web:m', 'student', '我的手机13812345678', '[]', '2026-12-01 01:00:00')"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, channel, state, created_at, last_activity_at) "
+                "VALUES ('web:m', 'web', 'bot', '2026-12-01 01:00:00', '2026-12-01 01:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (conversation_id, role, text, buttons, created_at) "
+                "VALUES ('web:m', 'student', '我的手机13812345678', '[]', '2026-12-01 01:00:00')"
+            )
+        )
     engine.dispose()
     command.upgrade(cfg, "head")
     return url
@@ -231,8 +264,12 @@ def test_migration_masks_old_messages_and_guards_the_audit(migrated_url: str) ->
     engine = create_engine(migrated_url)
     with engine.begin() as conn:
         assert conn.scalar(text("SELECT text FROM messages")) == "我的手机138****5678"
-        conn.execute(text("INSERT INTO privacy_audit (at, actor, action, target, counts) "
-                          "VALUES ('2026-12-01 01:00:00', 'cli:x', 'export', 'phone:ab', '{}')"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO privacy_audit (at, actor, action, target, counts) "
+                "VALUES ('2026-12-01 01:00:00', 'cli:x', 'export', 'phone:ab', '{}')"
+            )
+        )
     for statement in ("UPDATE privacy_audit SET actor = 'y'", "DELETE FROM privacy_audit"):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
@@ -267,8 +304,12 @@ def test_admin_page_and_json_are_for_admins_only(app_client: TestClient, session
     assert app_client.get("/staff/privacy").status_code == 403
     headers = {"X-CSRF-Token": csrf}
     assert app_client.post("/api/admin/students/export", json={"phone": PHONE}, headers=headers).status_code == 403
-    assert app_client.post("/api/admin/students/erase", json={"phone": PHONE, "confirm": True},
-                           headers=headers).status_code == 403  # fmt: skip
+    assert (
+        app_client.post(
+            "/api/admin/students/erase", json={"phone": PHONE, "confirm": True}, headers=headers
+        ).status_code
+        == 403
+    )
 
 
 def test_admin_exports_and_erases_and_sees_the_audit(app_client: TestClient, sessions) -> None:  # type: ignore[no-untyped-def]
