@@ -33,7 +33,7 @@ from desk.models import (
     TicketEvent,
 )
 from desk.privacy import audit, statistics
-from desk.privacy.students import ERASED_CONTACT, erase_conversations
+from desk.privacy.students import ERASED_CONTACT, checkpoint, erase_conversations, overwrite_deleted
 from desk.privacy.tracker import TrackerEvents
 from desk.tasks import cancel_and_wait
 from knowledge_base.booking import models as bm
@@ -63,6 +63,7 @@ class Retention:
         with write_session(self._sessions) as session:
             if session.connection().dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK})
+            overwrite_deleted(session)
             held = set(
                 session.scalars(
                     select(HandoffRequest.conversation_id).where(HandoffRequest.status.in_(OPEN_TICKET_STATUSES))
@@ -81,6 +82,8 @@ class Retention:
             if any(counts.values()):  # a run with nothing to do leaves no audit row
                 audit.record(session, actor=actor, action="retention", target=f"older than {self.days} days",
                              counts=counts, at=now)  # fmt: skip
+        if any(counts.values()):
+            checkpoint(self._sessions)
         return counts
 
     @staticmethod

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from desk.models import Conversation, HandoffRequest, Message, OutboxItem, PendingReply, TicketEvent
@@ -207,6 +207,7 @@ class StudentData:
         `action="clear"` (the student's own 结束并清除 in the web chat) keeps their bookings: the visit
         they arranged still stands, sealed as before, and the office can reach them."""
         with write_session(self._sessions) as session:
+            overwrite_deleted(session)
             ids, bookings, contacts = self._find(session, subject)
             if action == "clear":
                 bookings = []
@@ -217,6 +218,7 @@ class StudentData:
             counts |= self._anonymise(session, bookings, now)
             counts["tracker_events"] = self._tracker.erase(ids)
             audit.record(session, actor=actor, action=action, target=self._target(subject), counts=counts, at=now)
+        checkpoint(self._sessions)
         return counts
 
     def _anonymise(self, session: Session, bookings: list[bm.Booking], now: datetime) -> dict[str, int]:
@@ -253,6 +255,20 @@ def erase_conversations(session: Session, ids: list[str]) -> dict[str, int]:
         "conversations": _delete(session, delete(Conversation).where(Conversation.id.in_(ids))),
     }
     return counts
+
+
+def overwrite_deleted(session: Session) -> None:
+    """SQLite keeps deleted rows' bytes in free pages: have this connection overwrite them with zeros."""
+    if session.connection().dialect.name == "sqlite":
+        session.execute(text("PRAGMA secure_delete = ON"))
+
+
+def checkpoint(sessions: sessionmaker) -> None:
+    """SQLite in WAL mode: copy the write-ahead log into the database and empty it, so the old versions
+    of the deleted rows do not linger in the -wal file. Best effort: a busy database is checkpointed later."""
+    with sessions() as session:
+        if session.connection().dialect.name == "sqlite":
+            session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
 def _delete(session: Session, statement: Any) -> int:

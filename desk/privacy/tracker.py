@@ -13,9 +13,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, inspect, text
 
 from desk.settings import Settings
+
+
+def _overwrite_deleted(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":  # deleted rows' bytes are overwritten, not left in free pages
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
 def tracker_url(settings: Settings) -> str:
@@ -63,6 +68,7 @@ class TrackerEvents:
             return 0
         query = text("DELETE FROM events WHERE sender_id IN :ids").bindparams(bindparam("ids", expanding=True))
         with engine.begin() as conn:
+            _overwrite_deleted(conn)
             return int(conn.execute(query, {"ids": ids}).rowcount or 0)
 
     def expire(self, before: datetime) -> int:
@@ -71,6 +77,7 @@ class TrackerEvents:
         if engine is None:
             return 0
         with engine.begin() as conn:
+            _overwrite_deleted(conn)
             result = conn.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before.timestamp()})
             return int(result.rowcount or 0)
 
