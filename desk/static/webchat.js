@@ -268,7 +268,8 @@
         addMessage(f.message);
         refresh(stick);
       } else if (f.type === 'cleared') {
-        restart(); // this conversation was cleared (here or in another tab): start afresh
+        // cleared in another tab: start afresh once that tab's answer has removed the cookie
+        if (!clearing) { list.replaceChildren(); setTimeout(restart, 1000); }
       } else if (f.type === 'typing') {
         setTyping(!!f.on);
       } else if (f.type === 'error') {
@@ -291,6 +292,7 @@
   // ---------- 结束并清除本次对话 (shared computers) ----------
   const CLEAR_CONFIRM = '结束并清除本次对话？\n\n本次对话的聊天记录和其中的个人信息（姓名、学号、手机号）将从服务台删除，无法恢复；'
     + '已约好的预约仍然有效（改约请联系老师）。';
+  let clearing = false;
   function restart() {
     const sock = ws;
     ws = null; // no reconnect: the page starts a new conversation
@@ -301,6 +303,7 @@
     clearBtn.addEventListener('click', async () => {
       if (!window.confirm(CLEAR_CONFIRM)) return;
       clearBtn.disabled = true;
+      clearing = true;
       try {
         const res = await fetch('/api/webchat/clear', {
           method: 'POST',
@@ -311,6 +314,7 @@
         if (!res.ok && res.status !== 401) throw new Error(`clear: HTTP ${res.status}`);
         restart();
       } catch (_) {
+        clearing = false;
         clearBtn.disabled = false;
         notice('清除失败，请稍后再试。');
       }
