@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             health_probe(app.state.rasa, http, settings.action_server.url),
             poll_seconds=settings.pending.poll_seconds,
             max_attempts=settings.pending.max_attempts,
+            cipher=app.state.cipher,
         )
         gateway.attach_pending(app.state.pending)
         app.state.pending.start()

@@ -189,7 +189,8 @@ class PendingReply(Base):
     """A student message the bot could not answer yet (desk/chat/pending.py), one row per message.
 
     The replies of a waiting row are stored in the same transaction that marks it answered, so a
-    student gets them once, whatever restarts in between.
+    student gets them once, whatever restarts in between. The message goes to Rasa as the student typed
+    it (`sealed_text`, emptied once answered), not as `messages` keeps it (masked).
     """
 
     __tablename__ = "pending_replies"
@@ -203,6 +204,8 @@ class PendingReply(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     status: Mapped[str] = mapped_column(String(20), default=PENDING_WAITING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # the student's real text, sealed with the booking key, while it waits (`messages` holds it masked)
+    sealed_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

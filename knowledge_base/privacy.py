@@ -99,6 +99,17 @@ class ContactCipher:
         }
         return self._fernet.encrypt(json.dumps(payload, ensure_ascii=False).encode()).decode()
 
+    def seal_text(self, text: str) -> str:
+        """Any text as a Fernet token (a student's message kept while the bot is down)."""
+        return self._fernet.encrypt(text.encode("utf-8")).decode()
+
+    def open_text(self, token: str) -> str:
+        """The text of a `seal_text` token."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode("utf-8")
+        except InvalidToken as exc:
+            raise ContactKeyError("a kept message cannot be decrypted with the configured booking key") from exc
+
     def open(self, token: str) -> tuple[Contact, str]:
         """Decrypt a sealed contact: (contact, student key)."""
         try:

@@ -223,7 +223,7 @@ class Gateway:
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
         except asyncio.CancelledError:  # the desk is stopping: the next one answers it
             if pending is not None:
-                await asyncio.shield(pending.keep(msg.conversation_id))
+                await asyncio.shield(pending.keep(msg.conversation_id, text))
             raise
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
@@ -232,7 +232,7 @@ class Gateway:
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
             if pending is not None:
-                await pending.keep(msg.conversation_id)
+                await pending.keep(msg.conversation_id, text)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
         return await self.replies_for(msg.conversation_id, answers)
 

@@ -1,4 +1,4 @@
-"""privacy data: the append-only privacy audit, daily statistics, and stored student words masked
+"""privacy data: the append-only privacy audit, daily statistics, stored student words masked, kept messages sealed
 
 Revision ID: 0008_privacy_data
 Revises: 0007_pending_replies
@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("value", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", "metric", "dimension"),
     )
+    with op.batch_alter_table("pending_replies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sealed_text", sa.Text(), nullable=True))
     append_only("privacy_audit")
     mask_stored_words()
 
@@ -89,5 +91,7 @@ def downgrade() -> None:
     if dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS privacy_audit_append_only ON privacy_audit")
         op.execute("DROP FUNCTION IF EXISTS privacy_audit_append_only()")
+    with op.batch_alter_table("pending_replies", schema=None) as batch_op:
+        batch_op.drop_column("sealed_text")
     op.drop_table("daily_counts")
     op.drop_table("privacy_audit")
