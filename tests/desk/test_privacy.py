@@ -381,3 +381,20 @@ def test_the_cookie_lasts_the_configured_hours(settings: Settings) -> None:
         set_cookie = client.post("/api/webchat/session").headers["set-cookie"]
     assert "Max-Age=7200" in set_cookie
     assert datetime.now(timezone.utc)  # the cookie's own clock is the browser's; the signed token expires too
+
+
+def test_a_message_kept_while_rasa_is_down_is_sent_as_typed_later(sessions, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    from desk.chat.pending import PendingReplies
+
+    cipher = ContactCipher(KEY)
+    pending = PendingReplies(sessions, None, None, None, cipher=cipher)  # type: ignore[arg-type]
+    add_conversation(sessions, "web:k", NOW, ["王**"], ticket=False)
+    with sessions() as session, session.begin():  # the kept message's own row (add_conversation made one already)
+        session.execute(text("DELETE FROM pending_replies"))
+    assert pending._keep_newest("web:k", "王小明")
+    [kept] = pending._kept("web:k")
+    assert kept.text == "王小明"  # Rasa gets what the student typed, the form can use it
+    assert "王小明".encode() not in db_bytes(db_url) + Path(db_url.removeprefix("sqlite:///") + "-wal").read_bytes()
+    pending._finish(kept.pending_id, "answered", "web:k", [])
+    with sessions() as session:
+        assert session.scalars(select(PendingReply.sealed_text)).all() == [None]
