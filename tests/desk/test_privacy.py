@@ -398,3 +398,35 @@ def test_a_message_kept_while_rasa_is_down_is_sent_as_typed_later(sessions, db_u
     pending._finish(kept.pending_id, "answered", "web:k", [])
     with sessions() as session:
         assert session.scalars(select(PendingReply.sealed_text)).all() == [None]
+
+
+def helpdesk(db_url: str, var: Path, *args: str, now: str = "2027-12-01T09:00:00+08:00") -> Any:
+    import os
+    import subprocess
+
+    from desk.ops.supervisor import venv_bin
+
+    env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var), HELPDESK_BOOKING_KEY=KEY,
+               HELPDESK_NOW=now)  # fmt: skip
+    env.pop("HELPDESK_NOW_SINCE", None)
+    return subprocess.run([venv_bin("app", "helpdesk"), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_line(world, sessions, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = helpdesk(db_url, tmp_path, "student", "export", "--phone", "12345")
+    assert bad.returncode == 2 and "手机号" in bad.stderr
+    out = tmp_path / "export.json"
+    done = helpdesk(db_url, tmp_path, "student", "export", "--conversation", "web:a", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["bookings"][0]["contact"]["phone"] == PHONE
+    assert out.stat().st_mode & 0o777 == 0o600
+    # a year later (the clock of the command is HELPDESK_NOW) everything of November 2026 is past retention
+    ran = helpdesk(db_url, tmp_path, "retention", "run")
+    assert ran.returncode == 0 and ran.stdout.startswith("retention (180 days): "), ran.stdout + ran.stderr
+    assert "idle_conversations 2" in ran.stdout and "tracker_events 2" in ran.stdout
+    with sessions() as session:
+        assert not session.scalars(select(Conversation)).all()
+        actions = session.scalars(select(PrivacyAudit.actor)).all()
+    assert len(actions) == 2 and all(a.startswith("cli:") for a in actions)
+    gone = helpdesk(db_url, tmp_path, "student", "erase", "--conversation", "web:a", "--yes")
+    assert gone.returncode == 1 and "nothing is stored" in gone.stderr
