@@ -430,3 +430,14 @@ def test_the_command_line(world, sessions, db_url: str, tmp_path: Path) -> None:
     assert len(actions) == 2 and all(a.startswith("cli:") for a in actions)
     gone = helpdesk(db_url, tmp_path, "student", "erase", "--conversation", "web:a", "--yes")
     assert gone.returncode == 1 and "nothing is stored" in gone.stderr
+
+
+def test_every_process_logs_masked_and_rasa_stores_masked(settings: Settings, tmp_path: Path) -> None:
+    from desk.ops import supervisor
+
+    children = supervisor.build_children(settings, tmp_path / "model.tar.gz")
+    for child in children:
+        assert child.argv[1:3] == ["-m", "knowledge_base.redacted_run"], child.argv
+    endpoints = (settings.var_dir / "endpoints.yml").read_text(encoding="utf-8")
+    assert "type: bot.tracker_store.RedactingTrackerStore" in endpoints
+    assert f"db: {settings.var_dir / 'rasa_tracker.db'}" in endpoints

@@ -136,3 +136,26 @@ def test_log_records_are_masked_with_their_arguments_and_tracebacks() -> None:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     RedactingFilter().filter(record)
     assert "139****5678" in (record.exc_text or "") and "13912345678" not in (record.exc_text or "")
+
+
+def test_a_program_run_through_redacted_run_logs_masked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "chatty.py").write_text(
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(message)s')\n"
+        "logging.getLogger('x').info('student %s typed %s', 'web:1', '我的手机13812345678 学号2021123412')\n"
+        "print('args', sys.argv[1:])\n",
+        encoding="utf-8",
+    )
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{PROJECT_ROOT}")
+    out = subprocess.run(
+        [sys.executable, "-m", "knowledge_base.redacted_run", "chatty", "--flag", "x"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.splitlines() == [
+        "student web:1 typed 我的手机138****5678 学号20******12",
+        "args ['--flag', 'x']",
+    ]
