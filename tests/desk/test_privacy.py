@@ -441,3 +441,11 @@ def test_every_process_logs_masked_and_rasa_stores_masked(settings: Settings, tm
     endpoints = (settings.var_dir / "endpoints.yml").read_text(encoding="utf-8")
     assert "type: bot.tracker_store.RedactingTrackerStore" in endpoints
     assert f"db: {settings.var_dir / 'rasa_tracker.db'}" in endpoints
+
+
+def test_the_console_links_the_privacy_page_for_admins_only(app_client: TestClient, sessions) -> None:  # type: ignore[no-untyped-def]
+    log_in(app_client, sessions, "wang", admin=False)
+    assert 'href="/staff/privacy"' not in app_client.get("/staff/").text
+    app_client.cookies.clear()
+    log_in(app_client, sessions, "boss", admin=True)
+    assert 'href="/staff/privacy"' in app_client.get("/staff/").text
