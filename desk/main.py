@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             poll_seconds=settings.pending.poll_seconds,
             max_attempts=settings.pending.max_attempts,
             cipher=app.state.cipher,
+            adopt_after_seconds=settings.pending.adopt_after_seconds,
+            adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
         app.state.pending.start()

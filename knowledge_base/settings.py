@@ -63,11 +63,9 @@ class ActionServerSettings(BaseSettings):
 
 
 class WebchatSettings(BaseSettings):
-    """At most `rate_limit` web chat messages per `rate_window_seconds` per conversation; the cookie that
-    keeps a browser's conversation lasts `cookie_hours` (shared library PCs: docs/privacy.md)."""
+    """Web chat: messages per window per conversation; the conversation cookie's hours (docs/privacy.md)."""
 
     model_config = _config("HELPDESK_WEBCHAT_")
-
     rate_limit: int = 12
     rate_window_seconds: float = 20.0
     cookie_hours: float = Field(default=24.0, gt=0)
@@ -77,7 +75,6 @@ class RetentionSettings(BaseSettings):
     """Messages, tickets and trackers are deleted after `days`, checked every `sweep_hours` (docs/privacy.md)."""
 
     model_config = _config("HELPDESK_RETENTION_")
-
     days: int = Field(default=180, ge=1)
     sweep_hours: float = Field(default=24.0, gt=0)
 
@@ -181,6 +178,10 @@ class PendingSettings(BaseSettings):
 
     poll_seconds: float = Field(default=2.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    # a student message left with no answer at all (the desk was killed while Rasa was thinking) is
+    # adopted once it is older than this (longer than any live handling: see desk/chat/pending.py)
+    adopt_after_seconds: float = Field(default=45.0, gt=0)
+    adopt_within_minutes: float = Field(default=30.0, gt=0)
 
 
 class RetrievalSettings(BaseSettings):

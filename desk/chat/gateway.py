@@ -109,6 +109,10 @@ class Gateway:
         """The lock that serializes the work on one conversation (use it as `async with`)."""
         return self._locks(conversation_id)
 
+    def busy(self, conversation_id: str) -> bool:
+        """Whether this process is handling (or about to handle) a message of the conversation."""
+        return self._locks.busy(conversation_id)
+
     def _lock(self, conversation_id: str) -> ConversationLock:
         return self._locks(conversation_id)
 

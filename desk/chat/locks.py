@@ -59,6 +59,10 @@ class ConversationLocks:
             lock = self._locks[key] = ConversationLock(self, key)
         return lock
 
+    def busy(self, key: str) -> bool:
+        """Whether a message of `key` is being handled or waits its turn in this process."""
+        return key in self._locks
+
     def forget(self, key: str, lock: ConversationLock) -> None:
         if self._locks.get(key) is lock:
             del self._locks[key]

@@ -16,6 +16,14 @@ transaction that marks it answered, and rows are read from the database (not mem
 restart. A desk that dies after Rasa answered but before that commit sends the message to Rasa again
 on its next start; the student still gets one answer (Rasa's tracker holds the message twice).
 
+Unanswered after a crash: a desk killed with `kill -9` while Rasa was thinking stored the student's
+message but neither an answer nor a pending row. Every desk process therefore adopts, every few seconds,
+the student messages of the last `adopt_within_minutes` that are older than `adopt_after_seconds` and
+have nothing after them: no answer, no pending row, no ticket open at the time (a queued or served
+student's message is for staff, and silence is right), and no message of that conversation in hand in
+this process. Live handling of a message ends (answered or kept) within Rasa's timeout, well under
+`adopt_after_seconds`; the unique pending row per message makes two desks adopting it at once keep it once.
+
 A conversation a person has taken meanwhile (the student asked for 转人工) is left to staff, who see the
 message in the console. A message Rasa still cannot answer after `max_attempts` tries while healthy is
 given up with a notice suggesting 转人工.
@@ -26,14 +34,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from anyio import to_thread
-from sqlalchemy import select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, sessionmaker
 
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
 from desk.chat.transcript import outbound_rows
@@ -44,6 +55,7 @@ from desk.models import (
     PENDING_WAITING,
     STATE_BOT,
     Conversation,
+    HandoffRequest,
     Message,
     PendingReply,
 )
@@ -99,6 +111,8 @@ class PendingReplies:
         poll_seconds: float = 2.0,
         max_attempts: int = 3,
         cipher: ContactCipher | None = None,
+        adopt_after_seconds: float = 45.0,
+        adopt_within_minutes: float = 30.0,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher  # seals the real text of a kept message; None: the stored (masked) text is sent
@@ -107,6 +121,9 @@ class PendingReplies:
         self._probe = probe
         self._poll = poll_seconds
         self._max_attempts = max_attempts
+        self._adopt_after = adopt_after_seconds
+        self._adopt_within = adopt_within_minutes
+        self._adopted_at = 0.0  # monotonic time of the last look for unanswered messages
         self._waiting: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -134,6 +151,57 @@ class PendingReplies:
             if session.scalar(select(PendingReply.id).where(PendingReply.message_id == message_id)) is None:
                 session.add(PendingReply(message_id=message_id, conversation_id=conversation_id, sealed_text=sealed))
             return True
+
+    def _adopt_unanswered(self) -> set[str]:
+        """Keep the student messages left with nothing after them (module docstring); their conversations."""
+        now = utcnow()
+        later = aliased(Message)
+        answered = exists().where(
+            later.conversation_id == Message.conversation_id, later.id > Message.id, later.role != "student"
+        )
+        kept = exists().where(PendingReply.message_id == Message.id)
+        ticket_then = exists().where(
+            HandoffRequest.conversation_id == Message.conversation_id,
+            HandoffRequest.created_at <= Message.created_at,
+            or_(HandoffRequest.closed_at.is_(None), HandoffRequest.closed_at >= Message.created_at),
+        )
+        query = (
+            select(Message.id, Message.conversation_id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Conversation.state == STATE_BOT,
+                Conversation.last_activity_at >= now - timedelta(minutes=self._adopt_within),
+                Message.role == "student",
+                Message.created_at >= now - timedelta(minutes=self._adopt_within),
+                Message.created_at <= now - timedelta(seconds=self._adopt_after),
+                ~answered,
+                ~kept,
+                ~ticket_then,
+            )
+            .order_by(Message.id)
+        )
+        with self._sessions() as session:
+            found = session.execute(query).all()
+        adopted: set[str] = set()
+        for message_id, conversation_id in found:
+            if self._gateway.busy(conversation_id):
+                continue  # in hand here: it is answered or kept by its handler
+            try:
+                with self._sessions() as session, session.begin():
+                    session.add(PendingReply(message_id=message_id, conversation_id=conversation_id))
+            except IntegrityError:
+                continue  # another desk adopted it first
+            adopted.add(conversation_id)
+        if adopted:
+            logger.warning("%d conversations had a message left unanswered (a desk stopped mid-answer)", len(adopted))
+        return adopted
+
+    async def adopt_unanswered(self) -> None:
+        """Look for unanswered messages now and then (at most every third of `adopt_after_seconds`)."""
+        if time.monotonic() - self._adopted_at < self._adopt_after / 3:
+            return
+        self._adopted_at = time.monotonic()
+        self._waiting |= await to_thread.run_sync(self._adopt_unanswered)
 
     def _kept(self, conversation_id: str) -> list[Kept]:
         with self._sessions() as session:
@@ -246,6 +314,7 @@ class PendingReplies:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             self._wake.clear()
             try:
+                await self.adopt_unanswered()
                 await self.flush()
             except Exception as exc:  # the database may be down too: try again next round
                 logger.error("kept messages not answered this round: %s", type(exc).__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from desk.chat.gateway import BOT_UNAVAILABLE_TEXT
 from desk.chat.pending import PendingReplies
 from desk.models import PENDING_ANSWERED, PENDING_TO_STAFF, PendingReply
-from tests.desk.handoff_helpers import MONDAY_10AM, Clock, Desk
+from tests.desk.handoff_helpers import BEIJING, MONDAY_10AM, Clock, Desk
 
 
 def with_pending(desk: Desk, sessions: Any, **kwargs: Any) -> PendingReplies:
@@ -117,3 +118,59 @@ async def test_a_message_rasa_never_answers_is_given_up_with_a_notice(sessions) 
     assert last.role == "system" and "这个问题让机器人出错" in last.text and "转人工" in last.text
     await pending.flush()
     assert len(desk.messages()) == 3  # the question, the first notice, the final notice: no more
+
+
+TUESDAY_10AM = datetime(2026, 12, 1, 10, 0, tzinfo=BEIJING)  # the one clock and the handoff clock agree
+
+
+def left_unanswered(desk: Desk, text: str, conv: str = "web:s9") -> None:
+    """What a desk killed while Rasa was thinking leaves behind: the stored message and nothing after it."""
+    from connectors.base import InboundMessage
+
+    channel, sender = conv.split(":", 1)
+    assert desk.gateway._store_inbound(InboundMessage(channel=channel, sender=sender, text=text), text) is not None
+
+
+async def test_a_message_left_unanswered_by_a_killed_desk_is_answered_once_after_the_restart(  # type: ignore[no-untyped-def]
+    sessions, freeze_clock
+) -> None:
+    freeze_clock("2026-12-01T10:00:00+08:00")
+    left_unanswered(Desk(sessions, Clock(TUESDAY_10AM)), "宿舍报修电话")
+
+    freeze_clock("2026-12-01T10:00:30+08:00")  # 30 s later: it may still be in hand somewhere
+    restarted = Desk(sessions, Clock(TUESDAY_10AM))
+    pending = with_pending(restarted, sessions, adopt_after_seconds=45)
+    await pending.adopt_unanswered()
+    await pending.flush()
+    assert restarted.rasa.received == []
+
+    freeze_clock("2026-12-01T10:01:00+08:00")  # a minute later nobody is answering it: adopted
+    pending._adopted_at = 0.0
+    await pending.adopt_unanswered()
+    await pending.flush()
+    assert restarted.rasa.received == ["宿舍报修电话"]
+    assert texts(restarted.messages("web:s9")) == ["宿舍报修电话", "机器人回答：宿舍报修电话"]
+
+    other = with_pending(Desk(sessions, Clock(TUESDAY_10AM)), sessions)  # a second desk looks too: nothing left
+    await other.adopt_unanswered()
+    await other.flush()
+    await pending.flush()
+    assert len(restarted.messages("web:s9")) == 2
+
+
+async def test_answered_old_and_in_hand_messages_are_not_adopted(sessions, freeze_clock) -> None:  # type: ignore[no-untyped-def]
+    freeze_clock("2026-12-01T10:00:00+08:00")
+    desk = Desk(sessions, Clock(TUESDAY_10AM))
+    left_unanswered(desk, "很久以前的问题", conv="web:old")  # an hour before: too old to answer out of the blue
+    freeze_clock("2026-12-01T11:00:00+08:00")
+    await desk.say("校园卡丢了怎么办", conv="web:answered")  # answered at once
+    left_unanswered(desk, "图书馆几点开门", conv="web:busy")
+    freeze_clock("2026-12-01T11:01:00+08:00")
+    desk.rasa.received.clear()
+    pending = with_pending(desk, sessions, adopt_within_minutes=30)
+    async with desk.gateway.conversation_lock("web:busy"):  # this process has that conversation in hand
+        await pending.adopt_unanswered()
+    await pending.flush()
+    assert desk.rasa.received == []
+    with sessions() as session:
+        assert list(session.scalars(select(PendingReply.id))) == []

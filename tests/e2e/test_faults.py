@@ -56,6 +56,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, fake_tg: FakeTelegram) -> I
         outbox_retry_base_seconds=0.5,
         supervisor_backoff_seconds=0.5,
         pending_poll_seconds=1.0,
+        pending_adopt_after_seconds=3.0,
     )
 
 
@@ -142,6 +143,38 @@ async def test_rasa_killed_mid_conversation_is_restarted_and_the_kept_message_an
         assert watch.failures == [] and 503 in watch.statuses  # the desk answered /healthz throughout
         assert ready.child("rasa").proc.pid != old_pid  # type: ignore[union-attr]
         assert [r["text"] for r in await chat.ask(CARD)] == [answer(ready, "card_report_loss")]
+    finally:
+        await chat.close()
+
+
+async def test_desk_killed_while_rasa_thinks_answers_the_message_after_its_restart(ready: Stack) -> None:
+    chat = await ChatClient(ready).open()
+    try:
+        assert [r["text"] for r in await chat.ask(CARD)] == [answer(ready, "card_report_loss")]
+        rasa_pid = kill(ready, "rasa", signal.SIGSTOP)  # Rasa is "thinking" about the next message
+        try:
+            frame = {"type": "message", "text": LIBRARY, "client_id": "killed-desk-1"}
+            await chat.ws.send(json.dumps(frame, ensure_ascii=False))
+            await asyncio.sleep(1.5)  # stored, and the desk waits for Rasa
+            old_desk = kill(ready, "desk", signal.SIGKILL)
+        finally:
+            os.killpg(rasa_pid, signal.SIGCONT)
+        killed_at = time.monotonic()
+        await asyncio.to_thread(lambda: wait_until(lambda: healthy(ready), timeout=90, interval=0.5))
+        assert ready.child("desk").proc.pid != old_desk  # type: ignore[union-attr]
+
+        async def answers() -> list[dict[str, Any]]:  # the student opens the page again (same cookie)
+            messages = (await chat.http.post("/api/webchat/session")).json()["messages"]
+            [asked] = [n for n, m in enumerate(messages) if m["role"] == "student" and m["text"] == LIBRARY]
+            return [m for m in messages[asked + 1 :] if m["role"] != "student"]
+
+        deadline = time.monotonic() + 60
+        while not await answers():
+            assert time.monotonic() < deadline, "the message the killed desk had in hand was never answered"
+            await asyncio.sleep(1)
+        print(f"\ndesk kill -9 while Rasa was thinking: answered {time.monotonic() - killed_at:.1f} s after the kill")
+        await asyncio.sleep(4)  # a second look finds nothing more to answer
+        assert [m["text"] for m in await answers()] == [answer(ready, "library_hours")]  # once, not lost, not twice
     finally:
         await chat.close()
 
