@@ -24,6 +24,9 @@ from desk.errors import register as register_error_handlers
 from desk.fanout import connect_console, connect_webchat
 from desk.fanout.bus import RedisBus, make_bus
 from desk.handoff.service import Handoffs
+from desk.privacy.retention import Retention, RetentionWorker
+from desk.privacy.students import StudentData
+from desk.privacy.tracker import TrackerEvents, tracker_url
 from desk.routes import (
     appointments_api,
     appointments_pages,
@@ -31,6 +34,7 @@ from desk.routes import (
     console_pages,
     console_socket,
     health,
+    privacy_admin,
     staff,
     telegram,
     webchat,
@@ -40,7 +44,9 @@ from desk.settings import Settings, get_settings
 from desk.staff.console_hub import start_hub
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.models import utcnow
 from knowledge_base.privacy import ContactCipher
+from knowledge_base.redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -50,6 +56,7 @@ VERSION = "0.1.0"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the desk app for the given settings (the environment's by default)."""
     settings = (settings or get_settings()).with_generated_secrets()
+    install_log_redaction()  # no phone or student number in clear in the desk's logs (knowledge_base/redaction.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rasa = bot_client(
             settings.rasa.replica_urls, settings.rasa.token, settings.rasa.timeout_seconds, http
         )
-        app.state.tokens = SessionTokens(settings.secret_key)
+        app.state.tokens = SessionTokens(settings.secret_key, int(settings.webchat.cookie_hours * 3600))
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
         # events for sockets go through the bus: in-process, or Redis pub/sub to every desk replica (desk/fanout)
@@ -94,14 +101,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             health_probe(app.state.rasa, http, settings.action_server.url),
             poll_seconds=settings.pending.poll_seconds,
             max_attempts=settings.pending.max_attempts,
+            cipher=app.state.cipher,
             adopt_after_seconds=settings.pending.adopt_after_seconds,
             adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
         app.state.pending.start()
+        app.state.rasa_tracker = TrackerEvents(tracker_url(settings))
+        app.state.students = StudentData(app.state.sessions, app.state.cipher, app.state.rasa_tracker)
+        retention = Retention(app.state.sessions, app.state.cipher, app.state.rasa_tracker, settings.retention.days)
+        app.state.retention = RetentionWorker(retention, utcnow, settings.retention.sweep_hours * 3600)
+        app.state.retention.start()
         try:
             yield
         finally:
+            await app.state.retention.stop()
             await app.state.pending.stop()
             sweeper.cancel()
             await app.state.reminders.stop()
@@ -109,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await bus.stop()
             await http.aclose()
             engine.dispose()
+            app.state.rasa_tracker.dispose()
 
     app = FastAPI(title="Campus help desk", version=VERSION, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -122,5 +137,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_socket.router)
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
+    app.include_router(privacy_admin.router)
     register_error_handlers(app)
     return app

@@ -70,12 +70,20 @@ class ActionServerSettings(BaseSettings):
 
 
 class WebchatSettings(BaseSettings):
-    """At most `rate_limit` web chat messages per `rate_window_seconds` per conversation."""
+    """Web chat: messages per window per conversation; the conversation cookie's hours (docs/privacy.md)."""
 
     model_config = _config("HELPDESK_WEBCHAT_")
-
     rate_limit: int = 12
     rate_window_seconds: float = 20.0
+    cookie_hours: float = Field(default=24.0, gt=0)
+
+
+class RetentionSettings(BaseSettings):
+    """Messages, tickets and trackers are deleted after `days`, checked every `sweep_hours` (docs/privacy.md)."""
+
+    model_config = _config("HELPDESK_RETENTION_")
+    days: int = Field(default=180, ge=1)
+    sweep_hours: float = Field(default=24.0, gt=0)
 
 
 class TelegramSettings(BaseSettings):
@@ -218,6 +226,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "supervisor": SupervisorSettings,
     "pending": PendingSettings,
+    "retention": RetentionSettings,
 }
 
 
@@ -287,6 +296,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     pending: PendingSettings = Field(default_factory=PendingSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,8 +1,9 @@
 """The gateway: every inbound message passes here, from every channel.
 
-Order of work for one message: store it (dropping a replayed one), run the crisis pre-filter in every
-conversation state (hotline answer, urgent ticket, alert to the console, without Rasa), then route by
-the conversation's state (docs/handoff.md):
+Order of work for one message: store it masked (dropping a replayed one; phone, ID-card and student
+numbers and the answers to the booking form's contact questions, knowledge_base/redaction.py), run the
+crisis pre-filter in every conversation state (hotline answer, urgent ticket, alert to the console,
+without Rasa), then route by the conversation's state (docs/handoff.md):
 
 - the handoff service (`desk.handoff.ports.HandoffDesk`, given to the constructor) answers first: a
   pending satisfaction survey, 不用了, a queued student (reminders; the message is for staff) or a
@@ -15,7 +16,8 @@ by the `Transcript` (desk/chat/transcript.py), which the handoff service writes 
 Messages of one conversation are handled one at a time, in arrival order. Rasa failures become a plain
 notice to the student at once (a refused connection fails in milliseconds, a hung Rasa after
 `rasa_timeout_seconds`); nothing is lost, since the inbound message is stored first, and the message is
-kept and answered when Rasa is back (desk/chat/pending.py).
+kept and answered when Rasa is back (desk/chat/pending.py). Rasa gets the real text (the booking form
+needs the name typed); its tracker store masks it on persistence (bot/tracker_store.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors.base import InboundMessage
 from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import BotClient, RasaUnavailable
-from desk.chat.transcript import Listener, Transcript, log_id
+from desk.chat.transcript import Listener, Transcript, log_id, redact_inbound
 from desk.handoff.ports import HandoffDesk, StudentState
 from desk.handoff.student import HUMAN_REQUEST
 from desk.models import STATE_BOT, Conversation, Message
@@ -129,7 +131,7 @@ class Gateway:
                     row = Message(
                         conversation_id=msg.conversation_id,
                         role="student",
-                        text=text,
+                        text=redact_inbound(session, msg.conversation_id, text),
                         payload=msg.payload,
                         external_id=msg.external_id,
                     )
@@ -225,7 +227,7 @@ class Gateway:
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
         except asyncio.CancelledError:  # the desk is stopping: the next one answers it
             if pending is not None:
-                await asyncio.shield(pending.keep(msg.conversation_id))
+                await asyncio.shield(pending.keep(msg.conversation_id, text))
             raise
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
@@ -234,7 +236,7 @@ class Gateway:
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
             if pending is not None:
-                await pending.keep(msg.conversation_id)
+                await pending.keep(msg.conversation_id, text)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
         return await self.replies_for(msg.conversation_id, answers)
 

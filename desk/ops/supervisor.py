@@ -38,6 +38,9 @@ from knowledge_base import config as kb_config
 logger = logging.getLogger(__name__)
 ROOT = kb_config.PROJECT_ROOT
 FRONT = "desk"  # stopped first, so the messages it holds can still reach Rasa
+TRACKER_STORE = "bot.tracker_store.RedactingTrackerStore"
+# every child runs under knowledge_base/redacted_run.py: its log lines are masked (knowledge_base/redaction.py)
+REDACTED = ["-m", "knowledge_base.redacted_run"]
 
 
 @dataclass
@@ -94,10 +97,12 @@ def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
     var.mkdir(parents=True, exist_ok=True)
     endpoints = var / "endpoints.yml"
     tracker_url = settings.rasa.tracker_url
+    # Rasa's SQL tracker store, masking students' words before they are written (bot/tracker_store.py)
+    store = f"tracker_store:\n  type: {TRACKER_STORE}\n"
     if tracker_url:
-        tracker = f"tracker_store:\n  type: SQL\n  url: {json.dumps(rasa_tracker_url(tracker_url))}\n"
+        tracker = f"{store}  url: {json.dumps(rasa_tracker_url(tracker_url))}\n"
     else:
-        tracker = f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'rasa_tracker.db'}\n"
+        tracker = f"{store}  dialect: sqlite\n  db: {var / 'rasa_tracker.db'}\n"
     endpoints.write_text(
         f"action_endpoint:\n  url: {settings.action_server.url.rstrip('/')}/webhook\n"
         + tracker
@@ -112,7 +117,7 @@ def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
 def rasa_argv(model: Path, port: int, token: str) -> list[str]:
     """`rasa run` with its HTTP API on loopback, behind `token` (for the desk and for `make eval`)."""
     # the token as one argument: one starting with "-" (token_urlsafe makes them) is not an option
-    return [venv_bin("rasa", "rasa"), "run", "--enable-api", f"--auth-token={token}",
+    return [venv_bin("rasa", "python"), *REDACTED, "rasa", "run", "--enable-api", f"--auth-token={token}",
             "-i", "127.0.0.1", "-p", str(port), "-m", str(model)]  # fmt: skip
 
 
@@ -151,7 +156,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
             "actions",
             [
                 venv_bin("app", "python"),
-                "-m",
+                *REDACTED,
                 "rasa_sdk",
                 "--actions",
                 "actions",
@@ -165,7 +170,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
             "desk",
             [
                 venv_bin("app", "python"),
-                "-m",
+                *REDACTED,
                 "uvicorn",
                 "--factory",
                 "desk.main:create_app",
