@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
+from desk.chat import decisions
 from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import RasaClient, RasaUnavailable
 from desk.chat.transcript import Listener, Transcript, log_id
@@ -132,6 +133,7 @@ class Gateway:
                         text=text,
                         payload=msg.payload,
                         external_id=msg.external_id,
+                        channel=msg.channel,
                     )
                     session.add(row)
                     session.flush()
@@ -214,9 +216,9 @@ class Gateway:
             answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
             if answered is not None:
                 return answered
-        return await self._ask_rasa(msg, text)
+        return await self._ask_rasa(msg, text, inbound.message.get("id"))
 
-    async def _ask_rasa(self, msg: InboundMessage, text: str) -> list[dict[str, Any]]:
+    async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:
         message = msg.payload if msg.payload and msg.payload.startswith("/") else text
         pending = self.pending
         try:
@@ -236,12 +238,19 @@ class Gateway:
             if pending is not None:
                 await pending.keep(msg.conversation_id)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
-        return await self.replies_for(msg.conversation_id, answers)
+        return await self.replies_for(msg.conversation_id, answers, message_id)
 
-    async def replies_for(self, conversation_id: str, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket."""
+    async def replies_for(
+        self, conversation_id: str, answers: list[dict[str, Any]], message_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket.
+        What the bot decided (its `decision` custom message, or a handoff) is recorded on the student
+        message `message_id` for the insight dashboard."""
         replies: list[dict[str, Any]] = []
         notices: list[dict[str, Any]] = []
+        decision = decisions.from_answers(answers)
+        if message_id is not None and decision is not None:
+            await to_thread.run_sync(decisions.record, self._sessions, message_id, decision)
         for answer in answers:
             custom = answer.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):

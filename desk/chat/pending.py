@@ -79,6 +79,7 @@ class Kept:
     channel: str
     state: str
     attempts: int
+    message_id: int | None = None
 
 
 def health_probe(rasa: RasaClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
@@ -201,14 +202,14 @@ class PendingReplies:
         with self._sessions() as session:
             conv = session.get(Conversation, conversation_id)
             rows = session.execute(
-                select(PendingReply.id, PendingReply.attempts, Message.text, Message.payload)
+                select(PendingReply.id, PendingReply.attempts, Message.text, Message.payload, Message.id.label("mid"))
                 .join(Message, Message.id == PendingReply.message_id)
                 .where(PendingReply.conversation_id == conversation_id, PendingReply.status == PENDING_WAITING)
                 .order_by(PendingReply.message_id)
             ).all()
             state = conv.state if conv is not None else STATE_BOT
             channel = conv.channel if conv is not None else channel_of(conversation_id)
-        return [Kept(r.id, r.text, r.payload, channel, state, r.attempts) for r in rows]
+        return [Kept(r.id, r.text, r.payload, channel, state, r.attempts, r.mid) for r in rows]
 
     def _finish(
         self, pending_id: int, status: str, conversation_id: str, replies: list[dict[str, Any]]
@@ -271,7 +272,7 @@ class PendingReplies:
                 )
                 await self._gateway.publish_all(conversation_id, stored)
                 continue
-            replies = await self._gateway.replies_for(conversation_id, answers)
+            replies = await self._gateway.replies_for(conversation_id, answers, kept.message_id)
             stored = await to_thread.run_sync(self._finish, kept.pending_id, PENDING_ANSWERED, conversation_id, replies)
             await self._gateway.publish_all(conversation_id, stored)
         self._waiting.discard(conversation_id)
