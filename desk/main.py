@@ -29,6 +29,7 @@ from desk.routes import (
     console_pages,
     console_socket,
     health,
+    insight_clusters,
     insight_dashboard,
     staff,
     telegram,
@@ -113,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
     app.include_router(insight_dashboard.router)
+    app.include_router(insight_clusters.router)
     register_error_handlers(app)
     return app

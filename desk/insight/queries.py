@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desk.insight.scope import Filters
-from desk.insight.sql import channel_prefix, local_day, local_hour, local_weekday
+from desk.insight.sql import bucket_time, channel_prefix, hour_bucket
 from desk.models import HandoffRequest, Message
 from desk.staff.accounts import StaffUser
 from knowledge_base.booking import models as bm
@@ -75,11 +75,16 @@ def _tickets(f: Filters, column: Any) -> list[Any]:
 
 def messages_per_day(session: Session, f: Filters) -> Chart:
     """Student messages per local day and channel (every day of the range, zeros included)."""
-    day = local_day(session, Message.created_at)
+    hour = hour_bucket(session, Message.created_at)
     rows = session.execute(
-        select(day, Message.channel, func.count()).where(*_student_messages(session, f)).group_by(day, Message.channel)
+        select(hour, Message.channel, func.count())
+        .where(*_student_messages(session, f))
+        .group_by(hour, Message.channel)
     ).all()
-    counts = {(str(d), c or "?"): n for d, c, n in rows}
+    counts: dict[tuple[str, str], int] = {}
+    for bucket, channel, n in rows:
+        key = (bucket_time(bucket).date().isoformat(), channel or "?")
+        counts[key] = counts.get(key, 0) + n
     channels = sorted({c for _, c in counts})
     days = [d.isoformat() for d in f.days()]
     out = [[d, c, counts.get((d, c), 0)] for d in days for c in channels]
@@ -235,11 +240,12 @@ def bookings(session: Session, f: Filters) -> Chart:
 
 def heatmap(session: Session, f: Filters) -> Chart:
     """Student messages by weekday (0 = Monday) and hour, Beijing time."""
-    weekday, hour = local_weekday(session, Message.created_at), local_hour(session, Message.created_at)
-    rows = session.execute(
-        select(weekday, hour, func.count()).where(*_student_messages(session, f)).group_by(weekday, hour)
-    ).all()
-    counts = {(int(w), int(h)): n for w, h, n in rows}
+    hour = hour_bucket(session, Message.created_at)
+    rows = session.execute(select(hour, func.count()).where(*_student_messages(session, f)).group_by(hour)).all()
+    counts: dict[tuple[int, int], int] = {}
+    for bucket, n in rows:
+        at = bucket_time(bucket)
+        counts[(at.weekday(), at.hour)] = counts.get((at.weekday(), at.hour), 0) + n
     out = [[w, h, counts.get((w, h), 0)] for w in range(7) for h in range(24)]
     return Chart("heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS})
 
