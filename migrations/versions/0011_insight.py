@@ -22,7 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("decision", sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column("faq_id", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("department_id", sa.String(length=64), nullable=True))
-        batch_op.create_index("ix_messages_role_created", ["role", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_messages_role_created",
+            ["role", "created_at"],
+            unique=False,
+            postgresql_include=["channel", "decision", "department_id", "faq_id"],
+        )
     # the channel of the messages stored before: their conversation's
     op.execute(
         "UPDATE messages SET channel = (SELECT c.channel FROM conversations c WHERE c.id = messages.conversation_id)"
