@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desk.insight.scope import Filters
-from desk.insight.sql import bucket_time, channel_prefix, hour_bucket
+from desk.insight.sql import channel_prefix, day_number, day_of, hour_of_week
 from desk.models import HandoffRequest, Message
 from desk.staff.accounts import StaffUser
 from knowledge_base.booking import models as bm
@@ -75,16 +75,11 @@ def _tickets(f: Filters, column: Any) -> list[Any]:
 
 def messages_per_day(session: Session, f: Filters) -> Chart:
     """Student messages per local day and channel (every day of the range, zeros included)."""
-    hour = hour_bucket(session, Message.created_at)
+    day = day_number(session, Message.created_at)
     rows = session.execute(
-        select(hour, Message.channel, func.count())
-        .where(*_student_messages(session, f))
-        .group_by(hour, Message.channel)
+        select(day, Message.channel, func.count()).where(*_student_messages(session, f)).group_by(day, Message.channel)
     ).all()
-    counts: dict[tuple[str, str], int] = {}
-    for bucket, channel, n in rows:
-        key = (bucket_time(bucket).date().isoformat(), channel or "?")
-        counts[key] = counts.get(key, 0) + n
+    counts = {(day_of(d).isoformat(), channel or "?"): n for d, channel, n in rows}
     channels = sorted({c for _, c in counts})
     days = [d.isoformat() for d in f.days()]
     out = [[d, c, counts.get((d, c), 0)] for d in days for c in channels]
@@ -240,12 +235,9 @@ def bookings(session: Session, f: Filters) -> Chart:
 
 def heatmap(session: Session, f: Filters) -> Chart:
     """Student messages by weekday (0 = Monday) and hour, Beijing time."""
-    hour = hour_bucket(session, Message.created_at)
+    hour = hour_of_week(session, Message.created_at)
     rows = session.execute(select(hour, func.count()).where(*_student_messages(session, f)).group_by(hour)).all()
-    counts: dict[tuple[int, int], int] = {}
-    for bucket, n in rows:
-        at = bucket_time(bucket)
-        counts[(at.weekday(), at.hour)] = counts.get((at.weekday(), at.hour), 0) + n
+    counts = {divmod(int(h), 24): n for h, n in rows}
     out = [[w, h, counts.get((w, h), 0)] for w in range(7) for h in range(24)]
     return Chart("heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS})
 
