@@ -22,6 +22,7 @@ from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
+from desk.insight.surveys import Surveys
 from desk.routes import (
     appointments_api,
     appointments_pages,
@@ -31,6 +32,7 @@ from desk.routes import (
     health,
     insight_clusters,
     insight_dashboard,
+    insight_surveys,
     staff,
     telegram,
     webchat,
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
+        gateway.surveys = Surveys(app.state.sessions, app.state.cipher)  # surveys in the chat (需求调研)
         app.state.pending.start()
         try:
             yield
@@ -115,5 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appointments_api.router)
     app.include_router(insight_dashboard.router)
     app.include_router(insight_clusters.router)
+    app.include_router(insight_surveys.router)
     register_error_handlers(app)
     return app

@@ -50,7 +50,9 @@ def _unit(vector: Any) -> Any:
     return vector / norm if norm else vector
 
 
-def cluster(counts: dict[str, int], vectors: dict[str, Any]) -> list[Cluster]:
+def cluster(
+    counts: dict[str, int], vectors: dict[str, Any], min_texts: int = MIN_TEXTS, min_count: int = MIN_COUNT
+) -> list[Cluster]:
     """Clusters of the texts (`counts`: text -> messages; `vectors`: text -> unit embedding), biggest first."""
     order = sorted(counts, key=lambda t: (-counts[t], t))
     groups: list[list[str]] = []
@@ -70,7 +72,7 @@ def cluster(counts: dict[str, int], vectors: dict[str, Any]) -> list[Cluster]:
             sums[best] = sums[best] + vec * counts[text]
     out = []
     for members, total in zip(groups, sums, strict=True):
-        if len(members) < MIN_TEXTS or sum(counts[t] for t in members) < MIN_COUNT:
+        if len(members) < min_texts or sum(counts[t] for t in members) < min_count:
             continue
         out.append(Cluster([(t, counts[t]) for t in members], _medoid(members, counts, vectors), _unit(total)))
     out.sort(key=lambda c: (-c.count, c.medoid))

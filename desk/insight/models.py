@@ -1,11 +1,11 @@
-"""Insight's own table: the question clusters, persisted so that a cluster keeps its id from day to day."""
+"""Insight's own tables: question clusters (ids kept from day to day), surveys and their answers, students' stages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge_base.db import Base
@@ -28,3 +28,52 @@ class QuestionCluster(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Survey(Base):
+    """A short question put to students in their chat (需求调研): single choice, a 1-5 rating or free text.
+
+    `audience` is `all`, `stage:<新生|在读|毕业生>` or `service:<service id>` (students who booked it or
+    were answered about it); asked from `starts_on` to `ends_on` (Beijing days, inclusive).
+    """
+
+    __tablename__ = "insight_surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audience: Mapped[str] = mapped_column(String(100), default="all")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SurveyResponse(Base):
+    """One student's turn with a survey: asked, then answered or skipped (or ignored). One per
+    conversation and survey, so a student is asked once."""
+
+    __tablename__ = "insight_survey_responses"
+    __table_args__ = (UniqueConstraint("survey_id", "conversation_id", name="uq_survey_response"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("insight_surveys.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    # asked | answered | skipped | ignored
+    status: Mapped[str] = mapped_column(String(10), default="asked")
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class StudentStage(Base):
+    """A student's stage (新生 / 在读 / 毕业生), taken from their own words; targets surveys."""
+
+    __tablename__ = "insight_student_stages"
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(10))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

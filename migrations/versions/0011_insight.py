@@ -1,4 +1,4 @@
-"""insight: what the bot decided on each student message, its channel, and the question clusters
+"""insight: the bot's decision on each student message, its channel; question clusters, surveys, stages
 
 Revision ID: 0011_insight
 Revises: 0007_pending_replies
@@ -46,7 +46,52 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "insight_surveys",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("question", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("audience", sa.String(length=100), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "insight_survey_responses",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
+        sa.ForeignKeyConstraint(["survey_id"], ["insight_surveys.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("survey_id", "conversation_id", name="uq_survey_response"),
+    )
+    with op.batch_alter_table("insight_survey_responses", schema=None) as batch_op:
+        batch_op.create_index("ix_insight_survey_responses_survey_id", ["survey_id"], unique=False)
+        batch_op.create_index("ix_insight_survey_responses_conversation_id", ["conversation_id"], unique=False)
+    op.create_table(
+        "insight_student_stages",
+        sa.Column("conversation_id", sa.String(length=200), nullable=False),
+        sa.Column("stage", sa.String(length=10), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
+        sa.PrimaryKeyConstraint("conversation_id"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("insight_student_stages")
+    op.drop_table("insight_survey_responses")
+    op.drop_table("insight_surveys")
     op.drop_table("insight_clusters")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_role_created")
