@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge_base.db import Base
 from knowledge_base.models import utcnow
+
+HOURS = [f"h{h:02d}" for h in range(24)]  # the roll-up's hourly columns
 
 
 class QuestionCluster(Base):
@@ -77,3 +79,49 @@ class StudentStage(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     stage: Mapped[str] = mapped_column(String(10))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DailyMessages(Base):
+    """Student messages of one Beijing day, channel, decision and department ("" for none)."""
+
+    __tablename__ = "insight_daily"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(20), primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 = Monday
+    messages: Mapped[int] = mapped_column(Integer)
+    # the 24 hourly counts (Beijing hours), summed by SQL for the heat map
+    h00: Mapped[int] = mapped_column(Integer, default=0)
+    h01: Mapped[int] = mapped_column(Integer, default=0)
+    h02: Mapped[int] = mapped_column(Integer, default=0)
+    h03: Mapped[int] = mapped_column(Integer, default=0)
+    h04: Mapped[int] = mapped_column(Integer, default=0)
+    h05: Mapped[int] = mapped_column(Integer, default=0)
+    h06: Mapped[int] = mapped_column(Integer, default=0)
+    h07: Mapped[int] = mapped_column(Integer, default=0)
+    h08: Mapped[int] = mapped_column(Integer, default=0)
+    h09: Mapped[int] = mapped_column(Integer, default=0)
+    h10: Mapped[int] = mapped_column(Integer, default=0)
+    h11: Mapped[int] = mapped_column(Integer, default=0)
+    h12: Mapped[int] = mapped_column(Integer, default=0)
+    h13: Mapped[int] = mapped_column(Integer, default=0)
+    h14: Mapped[int] = mapped_column(Integer, default=0)
+    h15: Mapped[int] = mapped_column(Integer, default=0)
+    h16: Mapped[int] = mapped_column(Integer, default=0)
+    h17: Mapped[int] = mapped_column(Integer, default=0)
+    h18: Mapped[int] = mapped_column(Integer, default=0)
+    h19: Mapped[int] = mapped_column(Integer, default=0)
+    h20: Mapped[int] = mapped_column(Integer, default=0)
+    h21: Mapped[int] = mapped_column(Integer, default=0)
+    h22: Mapped[int] = mapped_column(Integer, default=0)
+    h23: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RolledDay(Base):
+    """A Beijing day whose messages are in `insight_daily`."""
+
+    __tablename__ = "insight_rolled_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from desk.insight import rollup
 from desk.insight.scope import Filters
 from desk.insight.sql import channel_prefix, day_number, day_of, hour_of_week
 from desk.models import HandoffRequest, Message
@@ -75,11 +76,24 @@ def _tickets(f: Filters, column: Any) -> list[Any]:
 
 def messages_per_day(session: Session, f: Filters) -> Chart:
     """Student messages per local day and channel (every day of the range, zeros included)."""
-    day = day_number(session, Message.created_at)
-    rows = session.execute(
-        select(day, Message.channel, func.count()).where(*_student_messages(session, f)).group_by(day, Message.channel)
-    ).all()
-    counts = {(day_of(d).isoformat(), channel or "?"): n for d, channel, n in rows}
+    counts: dict[tuple[str, str], int] = {}
+    rolled, live = rollup.split(f)
+    rows: list[Any] = []
+    if rolled is not None:
+        D = rollup.DailyMessages
+        rows += session.execute(
+            select(D.day, D.channel, func.sum(D.messages)).where(*rollup.where(rolled)).group_by(D.day, D.channel)
+        ).all()
+    if live is not None:
+        day = day_number(session, Message.created_at)
+        rows += session.execute(
+            select(day, Message.channel, func.count())
+            .where(*_student_messages(session, live))
+            .group_by(day, Message.channel)
+        ).all()
+    for d, channel, n in rows:
+        key = (day_of(d).isoformat(), channel or "?")
+        counts[key] = counts.get(key, 0) + int(n)
     channels = sorted({c for _, c in counts})
     days = [d.isoformat() for d in f.days()]
     out = [[d, c, counts.get((d, c), 0)] for d in days for c in channels]
@@ -88,12 +102,20 @@ def messages_per_day(session: Session, f: Filters) -> Chart:
 
 def outcomes(session: Session, f: Filters) -> Chart:
     """What the bot did with the messages: resolved, suggested, handed off, gave up, other."""
-    rows = session.execute(
-        select(Message.decision, func.count()).where(*_student_messages(session, f)).group_by(Message.decision)
-    ).all()
+    rolled, live = rollup.split(f)
+    rows: list[Any] = []
+    if rolled is not None:
+        D = rollup.DailyMessages
+        rows += session.execute(
+            select(D.decision, func.sum(D.messages)).where(*rollup.where(rolled)).group_by(D.decision)
+        ).all()
+    if live is not None:
+        rows += session.execute(
+            select(Message.decision, func.count()).where(*_student_messages(session, live)).group_by(Message.decision)
+        ).all()
     totals = dict.fromkeys(OUTCOME_LABELS, 0)
     for decision, n in rows:
-        totals[OUTCOME_GROUPS.get(decision or "", "other")] += n
+        totals[OUTCOME_GROUPS.get(decision or "", "other")] += int(n)
     out = [[k, OUTCOME_LABELS[k], n] for k, n in totals.items()]
     return Chart("outcomes", "机器人解决 / 推荐 / 转人工", ["outcome", "label", "messages"], out)
 
@@ -235,9 +257,22 @@ def bookings(session: Session, f: Filters) -> Chart:
 
 def heatmap(session: Session, f: Filters) -> Chart:
     """Student messages by weekday (0 = Monday) and hour, Beijing time."""
-    hour = hour_of_week(session, Message.created_at)
-    rows = session.execute(select(hour, func.count()).where(*_student_messages(session, f)).group_by(hour)).all()
-    counts = {divmod(int(h), 24): n for h, n in rows}
+    counts: dict[tuple[int, int], int] = {}
+    rolled, live = rollup.split(f)
+    if rolled is not None:
+        D = rollup.DailyMessages
+        hours = [func.sum(getattr(D, name)) for name in rollup.HOURS]
+        for weekday, *by_hour in session.execute(
+            select(D.weekday, *hours).where(*rollup.where(rolled)).group_by(D.weekday)
+        ).all():
+            for h, n in enumerate(by_hour):
+                counts[(int(weekday), h)] = counts.get((int(weekday), h), 0) + int(n or 0)
+    if live is not None:
+        hour = hour_of_week(session, Message.created_at)
+        where = _student_messages(session, live)
+        for h, n in session.execute(select(hour, func.count()).where(*where).group_by(hour)).all():
+            key = divmod(int(h), 24)
+            counts[key] = counts.get(key, 0) + int(n)
     out = [[w, h, counts.get((w, h), 0)] for w in range(7) for h in range(24)]
     return Chart("heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS})
 

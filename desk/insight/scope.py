@@ -29,6 +29,8 @@ class Filters:
     last: date
     channel: str | None = None
     departments: tuple[str, ...] | None = None
+    # the days before this one are read from the daily roll-up (desk/insight/rollup.py); None: all live
+    today: date | None = None
 
     @property
     def start(self) -> datetime:
@@ -75,4 +77,4 @@ def filters_for(
         departments = (department,)
     else:
         departments = tuple(user.departments)
-    return Filters(first, last, channel or None, departments)
+    return Filters(first, last, channel or None, departments, local_today(now))

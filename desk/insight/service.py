@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from desk.insight import rollup
 from desk.insight.queries import CHARTS, Chart, all_charts
 from desk.insight.scope import Filters, ScopeError, filters_for
 from desk.staff.accounts import CurrentUser
@@ -17,6 +18,8 @@ from knowledge_base.models import Department
 def dashboard(sessions: sessionmaker, filters: Filters) -> dict[str, Any]:
     """Every chart, the filters they were read with, and the departments' names."""
     with sessions() as session:
+        with session.begin():
+            rollup.prepare(session, filters)
         charts = all_charts(session, filters)
         names = dict(session.execute(select(Department.id, Department.name)).all())
     return {
@@ -35,6 +38,8 @@ def one_chart(sessions: sessionmaker, name: str, filters: Filters) -> Chart:
     if query is None:
         raise ScopeError(f"没有这个图表：{name}")
     with sessions() as session:
+        with session.begin():
+            rollup.prepare(session, filters)
         return query(session, filters)
 
 

@@ -34,6 +34,11 @@ def hour_of_week(session: Session, column: Any) -> Any:
     return (_local_seconds(session, column) // 3600 + 72) % 168
 
 
+def hour_of_day(session: Session, column: Any) -> Any:
+    """The local hour, 0-23."""
+    return (_local_seconds(session, column) // 3600) % 24
+
+
 def day_of(number: int) -> date:
     """The date of a `day_number`."""
     return EPOCH + timedelta(days=int(number))

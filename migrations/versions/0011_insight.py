@@ -86,9 +86,23 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
         sa.PrimaryKeyConstraint("conversation_id"),
     )
+    op.create_table(
+        "insight_daily",
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("decision", sa.String(length=20), nullable=False),
+        sa.Column("department_id", sa.String(length=64), nullable=False),
+        sa.Column("weekday", sa.SmallInteger(), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        *[sa.Column(f"h{h:02d}", sa.Integer(), nullable=False) for h in range(24)],
+        sa.PrimaryKeyConstraint("day", "channel", "decision", "department_id"),
+    )
+    op.create_table("insight_rolled_days", sa.Column("day", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("day"))
 
 
 def downgrade() -> None:
+    op.drop_table("insight_rolled_days")
+    op.drop_table("insight_daily")
     op.drop_table("insight_student_stages")
     op.drop_table("insight_survey_responses")
     op.drop_table("insight_surveys")

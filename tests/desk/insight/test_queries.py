@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from desk.insight.queries import CHARTS, Chart
 from desk.insight.scope import Filters
-from tests.desk.insight.seed import seed
+from desk.models import Message
+from tests.desk.insight.seed import seed, z
 
 RANGE = Filters(date(2026, 11, 30), date(2026, 12, 1))
 
@@ -77,3 +79,30 @@ def test_a_department_sees_only_its_own_rows(chart) -> None:  # type: ignore[no-
     assert [r for r in chart("messages_per_day", mine).rows if r[2]] == [["2026-11-30", "tg", 1]]
     assert [r[0] for r in chart("handoff_times", mine).rows] == ["mental_health"]
     assert [r[0] for r in chart("bookings", mine).rows] == ["counseling"]
+
+
+def test_days_before_today_come_from_the_daily_roll_up_with_the_same_numbers(sessions, chart) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from desk.insight import rollup
+    from desk.insight.models import DailyMessages
+
+    live = {name: chart(name).rows for name in ("messages_per_day", "outcomes", "heatmap")}
+    split = replace(RANGE, today=date(2026, 12, 1))  # 30 November is rolled up, 1 December read live
+    with sessions() as session, session.begin():
+        assert rollup.prepare(session, split) == 1
+        assert rollup.prepare(session, split) == 0  # once
+    with sessions() as session:
+        rolled = session.scalars(select(DailyMessages).order_by(DailyMessages.decision)).all()
+    assert [(r.channel, r.decision, r.department_id, r.messages, r.h21, r.weekday) for r in rolled] == [
+        ("tg", "handoff", "mental_health", 1, 1, 0),
+        ("tg", "suggest", "student_affairs", 1, 1, 0),
+    ]
+    for name, rows in live.items():
+        assert chart(name, split).rows == rows
+    # the roll-up is what is read: a message added to a rolled-up day afterwards is not counted
+    with sessions() as session, session.begin():
+        session.add(Message(conversation_id="tg:b", role="student", text="晚到", created_at=z(30, 14, 0, 11),
+                            channel="tg", decision="none"))  # fmt: skip
+    assert chart("messages_per_day", split).rows[0] == ["2026-11-30", "tg", 2]
+    assert chart("messages_per_day", RANGE).rows[0] == ["2026-11-30", "tg", 3]
