@@ -32,6 +32,7 @@ from desk.routes import (
     health,
     insight_clusters,
     insight_dashboard,
+    insight_digest,
     insight_surveys,
     staff,
     telegram,
@@ -119,5 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_dashboard.router)
     app.include_router(insight_clusters.router)
     app.include_router(insight_surveys.router)
+    app.include_router(insight_digest.router)
     register_error_handlers(app)
     return app

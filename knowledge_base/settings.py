@@ -198,6 +198,14 @@ class RetrievalSettings(BaseSettings):
         return value or None
 
 
+class InsightSettings(BaseSettings):
+    """The weekly digest (desk/insight/digest.py): a WeCom group robot's webhook to post it to (empty: off)."""
+
+    model_config = _config("HELPDESK_INSIGHT_")
+
+    wecom_webhook: str = ""  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
+
+
 GROUPS: dict[str, type[BaseSettings]] = {
     "rasa": RasaSettings,
     "action_server": ActionServerSettings,
@@ -211,6 +219,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "supervisor": SupervisorSettings,
     "pending": PendingSettings,
+    "insight": InsightSettings,
 }
 
 
@@ -277,6 +286,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     pending: PendingSettings = Field(default_factory=PendingSettings)
+    insight: InsightSettings = Field(default_factory=InsightSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -122,18 +122,22 @@ def mine(sessions: sessionmaker, kb: KnowledgeBase, f: Filters, now: datetime) -
             "nearest": {"faq_id": top.faq_id, "question": top.question, "score": round(top.score, 3)} if top else None,
             "staff_answer": staff,
         })  # fmt: skip
-    _persist(sessions, found, now)
+    _persist(sessions, found, out, now)
     return out
 
 
-def _persist(sessions: sessionmaker, found: list[cl.Cluster], now: datetime) -> None:
+def _persist(sessions: sessionmaker, found: list[cl.Cluster], items: list[dict[str, Any]], now: datetime) -> None:
     with sessions() as session, session.begin():
-        for c in found:
+        for c, item in zip(found, items, strict=True):
+            nearest = item["nearest"]
+            faq = session.get(Faq, nearest["faq_id"]) if nearest else None
+            department = (item["staff_answer"] or {}).get("department") or (faq.department_id if faq else None)
             row = session.get(QuestionCluster, c.id)
             if row is None:
                 row = QuestionCluster(id=c.id, first_seen_at=now, meta={})
                 session.add(row)
             row.medoid, row.size, row.last_seen_at = c.medoid, c.count, now
+            row.meta = {"department": department, "examples": item["examples"]}
             row.centroid = [round(float(x), 6) for x in c.centroid]
 
 
