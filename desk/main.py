@@ -33,6 +33,7 @@ from desk.routes import (
     insight_clusters,
     insight_dashboard,
     insight_digest,
+    insight_menu,
     insight_surveys,
     staff,
     telegram,
@@ -121,5 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_clusters.router)
     app.include_router(insight_surveys.router)
     app.include_router(insight_digest.router)
+    app.include_router(insight_menu.router)
     register_error_handlers(app)
     return app

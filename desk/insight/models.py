@@ -125,3 +125,18 @@ class RolledDay(Base):
     __tablename__ = "insight_rolled_days"
 
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class MenuItem(Base):
+    """A question on the greeting menu and 大家都在问 (editable by admins): for every student (`stage` "")
+    or one stage, all year or between two calendar days (`first_day`/`last_day` as MM-DD, may wrap
+    around the new year: 12-20 .. 01-10)."""
+
+    __tablename__ = "insight_menu_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stage: Mapped[str] = mapped_column(String(10), default="")
+    title: Mapped[str] = mapped_column(String(60))
+    first_day: Mapped[str] = mapped_column(String(5), default="")
+    last_day: Mapped[str] = mapped_column(String(5), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)

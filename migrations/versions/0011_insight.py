@@ -98,9 +98,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "channel", "decision", "department_id"),
     )
     op.create_table("insight_rolled_days", sa.Column("day", sa.Integer(), nullable=False), sa.PrimaryKeyConstraint("day"))
+    op.create_table(
+        "insight_menu_items",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("stage", sa.String(length=10), nullable=False),
+        sa.Column("title", sa.String(length=60), nullable=False),
+        sa.Column("first_day", sa.String(length=5), nullable=False),
+        sa.Column("last_day", sa.String(length=5), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("insight_menu_items")
     op.drop_table("insight_rolled_days")
     op.drop_table("insight_daily")
     op.drop_table("insight_student_stages")
