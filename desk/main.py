@@ -22,7 +22,7 @@ from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
-from desk.insight.surveys import Surveys
+from desk.insight.chat import InsightChat
 from desk.routes import (
     appointments_api,
     appointments_pages,
@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
-        gateway.surveys = Surveys(app.state.sessions, app.state.cipher)  # surveys in the chat (需求调研)
+        # surveys in the chat (需求调研) and related entries after answers
+        gateway.insight = InsightChat(app.state.sessions, app.state.cipher, settings.insight.related)
         app.state.pending.start()
         try:
             yield

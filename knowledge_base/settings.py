@@ -199,11 +199,11 @@ class RetrievalSettings(BaseSettings):
 
 
 class InsightSettings(BaseSettings):
-    """The weekly digest (desk/insight/digest.py): a WeCom group robot's webhook to post it to (empty: off)."""
+    """Insight: the weekly digest's WeCom group robot webhook (empty: off); related entries after answers."""
 
     model_config = _config("HELPDESK_INSIGHT_")
-
     wecom_webhook: str = ""  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
+    related: bool = False  # after an FAQ answer, suggest two related entries (desk/insight/related.py)
 
 
 GROUPS: dict[str, type[BaseSettings]] = {

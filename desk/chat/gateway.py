@@ -86,7 +86,7 @@ class Gateway:
         self._crisis_line = crisis_line
         self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
         self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
-        self.surveys: Any = None  # desk.insight.surveys.Surveys, attached by the app
+        self.insight: Any = None  # desk.insight.chat.InsightChat (surveys, related entries), attached by the app
         self.handoffs = handoffs  # None: a bare gateway (tests), every message goes to Rasa
         self.transcript = transcript or Transcript(sessions)
 
@@ -217,14 +217,14 @@ class Gateway:
             answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
             if answered is not None:
                 return answered
-        surveys = self.surveys
-        if surveys is not None:  # a reply to a survey question (desk/insight/surveys.py)
-            answered = await surveys.answer(cid, text, msg.payload or "")
+        insight = self.insight
+        if insight is not None:  # a survey answer, a clicked suggestion (desk/insight/chat.py)
+            answered = await insight.before(cid, text, msg.payload or "")
             if answered is not None:
                 return answered
         replies = await self._ask_rasa(msg, text, inbound.message.get("id"))
-        if surveys is not None and replies and all(r.get("role") == "bot" for r in replies):
-            replies += await surveys.ask_after(cid)  # not after a handoff or a notice
+        if insight is not None and replies and all(r.get("role") == "bot" for r in replies):
+            replies += await insight.after(cid, inbound.message.get("id"))  # not after a handoff or a notice
         return replies
 
     async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:

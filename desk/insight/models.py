@@ -140,3 +140,17 @@ class MenuItem(Base):
     first_day: Mapped[str] = mapped_column(String(5), default="")
     last_day: Mapped[str] = mapped_column(String(5), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Suggestion(Base):
+    """A related entry offered after an FAQ answer, and when the student clicked it (click-through)."""
+
+    __tablename__ = "insight_suggestions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    faq_id: Mapped[str] = mapped_column(String(100))  # the entry that was answered
+    suggested_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

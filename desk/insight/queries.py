@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desk.insight import rollup
+from desk.insight.models import Suggestion
 from desk.insight.scope import Filters
 from desk.insight.sql import channel_prefix, day_number, day_of, hour_of_week
 from desk.models import HandoffRequest, Message
@@ -277,6 +278,26 @@ def heatmap(session: Session, f: Filters) -> Chart:
     return Chart("heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS})
 
 
+def related(session: Session, f: Filters) -> Chart:
+    """Related entries offered after answers (HELPDESK_INSIGHT_RELATED) and how often students clicked them."""
+    clicked = func.count(Suggestion.clicked_at)
+    where = [Suggestion.offered_at >= f.start, Suggestion.offered_at < f.end]
+    if f.channel:
+        where.append(channel_prefix(Suggestion.conversation_id, f.channel))
+    if f.departments is not None:
+        where.append(Faq.department_id.in_(f.departments))
+    rows = session.execute(
+        select(Suggestion.suggested_id, Faq.question, func.count(), clicked)
+        .join(Faq, Faq.id == Suggestion.suggested_id)
+        .where(*where)
+        .group_by(Suggestion.suggested_id, Faq.question)
+        .order_by(func.count().desc(), Suggestion.suggested_id)
+        .limit(TOP_N)
+    ).all()
+    out = [[i, q, n, c, round(c / n, 3) if n else 0.0] for i, q, n, c in rows]
+    return Chart("related", "相关推荐点击率", ["faq_id", "question", "offered", "clicked", "click_rate"], out)
+
+
 CHARTS: dict[str, Callable[[Session, Filters], Chart]] = {
     "messages_per_day": messages_per_day,
     "outcomes": outcomes,
@@ -286,6 +307,7 @@ CHARTS: dict[str, Callable[[Session, Filters], Chart]] = {
     "satisfaction": satisfaction,
     "bookings": bookings,
     "heatmap": heatmap,
+    "related": related,
 }
 
 

@@ -93,6 +93,17 @@
         series: [s("待到访", 2), s("已到", 3), s("未到", 4), s("已取消", 5)],
       };
     },
+    related(d) {
+      const rows = d.rows.slice().reverse();
+      return {
+        tooltip: { trigger: "axis" }, legend: {}, grid: { ...grid, left: 10 },
+        xAxis: { type: "value" },
+        yAxis: { type: "category", data: rows.map((r) => (r[1].length > 18 ? r[1].slice(0, 18) + "…" : r[1])) },
+        series: [{ name: "推荐次数", type: "bar", data: rows.map((r) => r[2]) },
+                 { name: "点击次数", type: "bar", data: rows.map((r) => r[3]) }],
+        graphic: rows.length ? [] : [{ type: "text", left: "center", top: "middle", style: { text: "暂无数据（HELPDESK_INSIGHT_RELATED 未开启或无推荐）", fill: "#999" } }],
+      };
+    },
   };
   function barH(pairs) {
     const rows = pairs.slice().reverse();

@@ -108,9 +108,25 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "insight_suggestions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("conversation_id", sa.String(length=200), nullable=False),
+        sa.Column("faq_id", sa.String(length=100), nullable=False),
+        sa.Column("suggested_id", sa.String(length=100), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("offered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("clicked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("insight_suggestions", schema=None) as batch_op:
+        batch_op.create_index("ix_insight_suggestions_conversation_id", ["conversation_id"], unique=False)
+        batch_op.create_index("ix_insight_suggestions_offered_at", ["offered_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("insight_suggestions")
     op.drop_table("insight_menu_items")
     op.drop_table("insight_rolled_days")
     op.drop_table("insight_daily")
