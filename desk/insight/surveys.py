@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from anyio import to_thread
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from desk.insight.models import StudentStage, Survey, SurveyResponse
+from desk.insight.models import MenuItem, StudentStage, Survey, SurveyResponse
 from desk.insight.scope import local_today
 from desk.models import Message
 from knowledge_base.booking import models as bm
@@ -64,6 +65,30 @@ def question_message(survey: Survey) -> dict[str, Any]:
     buttons.append({"title": "跳过", "payload": SKIP_PAYLOAD})
     hint = "（直接回复你的想法即可）" if survey.kind == "text" else ""
     return {"role": "bot", "text": f"【小调查】{survey.question}{hint}", "buttons": buttons}
+
+
+STAGE_SURVEY = 0  # the built-in "你现在是？" question: its answers set the student's stage
+STAGE_QUESTION = "为了给你推荐更合适的内容，请问你现在是？"
+STAGE_NOTED = "好的，已记下。之后会优先为你推荐相关的内容。"
+ASKED = "?"  # the stage was asked and not (yet) answered: it is not asked again
+
+
+def stage_question() -> dict[str, Any]:
+    """The built-in question of the student's stage, asked once."""
+    buttons = [{"title": s, "payload": ANSWER_PAYLOAD + json.dumps({"survey": STAGE_SURVEY, "value": s},
+                                                                   ensure_ascii=False)} for s in STAGES]  # fmt: skip
+    return {"role": "bot", "text": STAGE_QUESTION, "buttons": [*buttons, {"title": "跳过", "payload": SKIP_PAYLOAD}]}
+
+
+def _stage_answer(text: str, payload: str) -> str | None:
+    if payload.startswith(ANSWER_PAYLOAD):
+        try:
+            data = json.loads(payload[len(ANSWER_PAYLOAD) :])
+        except ValueError:
+            return None
+        ok = isinstance(data, dict) and data.get("survey") == STAGE_SURVEY and data.get("value") in STAGES
+        return str(data["value"]) if ok else None
+    return text.strip() if not payload and text.strip() in STAGES else None
 
 
 def _parse(survey: Survey, text: str, payload: str) -> str | None:
@@ -130,9 +155,15 @@ class Surveys:
     def _answer(self, cid: str, text: str, payload: str) -> list[dict[str, Any]] | None:
         now = utcnow()
         with self._sessions() as session, session.begin():
+            known = session.get(StudentStage, cid)
+            if known is not None and known.stage == ASKED and (answer := _stage_answer(text, payload)):
+                self._remember_stage(session, cid, answer, now)
+                return [{"role": "bot", "text": STAGE_NOTED}]
             stage = stage_of(text) if not payload.startswith("/") else None
             if stage:
                 self._remember_stage(session, cid, stage, now)
+            if known is not None and known.stage == ASKED and payload == SKIP_PAYLOAD:
+                return [{"role": "bot", "text": SKIPPED}]
             opened = self._open(session, cid, now)
             if opened is None:
                 if payload == SKIP_PAYLOAD or payload.startswith(ANSWER_PAYLOAD):
@@ -168,11 +199,20 @@ class Surveys:
                 .where(Survey.active.is_(True), Survey.starts_on <= today, Survey.ends_on >= today, ~answered)
                 .order_by(Survey.id)
             ).all()
+            if session.get(StudentStage, cid) is None and self._stage_needed(session, candidates):
+                session.add(StudentStage(conversation_id=cid, stage=ASKED, updated_at=now))
+                return [stage_question()]  # asked once, before anything that depends on it
             for survey in candidates:
                 if self._targets(session, survey.audience, cid):
                     session.add(SurveyResponse(survey_id=survey.id, conversation_id=cid, status="asked", asked_at=now))
                     return [question_message(survey)]
         return []
+
+    def _stage_needed(self, session: Session, candidates: Sequence[Survey]) -> bool:
+        """Whether a stage matters now: a stage survey is open or the menu has stage items."""
+        if any(s.audience.startswith("stage:") for s in candidates):
+            return True
+        return session.scalar(select(MenuItem.id).where(MenuItem.stage != "").limit(1)) is not None
 
     def _targets(self, session: Session, audience: str, cid: str) -> bool:
         kind, _, value = audience.partition(":")

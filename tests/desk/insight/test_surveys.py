@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from desk.insight import survey_admin
 from desk.insight.scope import local_today
-from desk.insight.surveys import SKIP_PAYLOAD, stage_of
+from desk.insight.surveys import SKIP_PAYLOAD, STAGE_NOTED, STAGE_QUESTION, stage_of
 from desk.main import create_app
 from desk.settings import Settings
 from knowledge_base.models import utcnow
@@ -89,9 +89,21 @@ def test_a_stage_survey_reaches_only_that_stage_taken_from_the_students_words(ap
     assert stage_of("我是大一新生，想问宿舍") == "新生" and stage_of("毕业档案怎么转") == "毕业生"
     new_survey(sessions, audience="stage:新生")
     start(app_client)
-    assert len([m for m in ask(app_client, "食堂在哪", 1) if m["role"] == "bot"]) == 1  # stage unknown: not asked
-    words = ask(app_client, "我是大一新生，宿舍怎么分配", 2)
+    answer, stage = [m for m in ask(app_client, "食堂在哪", 1) if m["role"] == "bot"]  # stage unknown: asked once
+    assert stage["text"] == STAGE_QUESTION and [b["title"] for b in stage["buttons"]] == [
+        "新生",
+        "在读",
+        "毕业生",
+        "跳过",
+    ]
+    words = ask(app_client, "我是大一新生，宿舍怎么分配", 2)  # not a button, but the words say it
     assert words[-1]["text"].startswith("【小调查】")
+    app_client.cookies.clear()  # a graduate answers the stage question with its button: no freshman survey
+    start(app_client)
+    [_, stage] = [m for m in ask(app_client, "食堂在哪", 3) if m["role"] == "bot"]
+    graduate = next(b for b in stage["buttons"] if b["title"] == "毕业生")
+    assert [m["text"] for m in ask(app_client, "毕业生", 4, graduate["payload"]) if m["role"] == "bot"] == [STAGE_NOTED]
+    assert [m["text"] for m in ask(app_client, "图书馆在哪", 5) if m["role"] == "bot"] == ["机器人回答：图书馆在哪"]
 
 
 def test_free_text_answers_are_grouped_by_meaning(sessions) -> None:  # type: ignore[no-untyped-def]
