@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import sessionmaker
 
+from desk.insight.models import Suggestion
 from desk.main import create_app
 from desk.models import Conversation, HandoffRequest, Message
 from desk.settings import Settings
@@ -33,7 +34,7 @@ SCREENSHOT = (
     else var_dir() / "screenshots"
 ) / "dashboard.png"
 CHARTS = ["messages_per_day", "outcomes", "heatmap", "top_questions", "top_giveups", "handoff_times",
-          "satisfaction", "bookings"]  # fmt: skip
+          "satisfaction", "bookings", "related"]  # fmt: skip
 CATS = ["宿舍能养猫吗", "宿舍可以养宠物吗", "寝室里能不能养猫", "能在宿舍养小猫吗"]
 FAQS = [("scholarship_national", "student_affairs"), ("card_report_loss", "campus_card"),
         ("grant_national", "student_affairs"), ("card_recharge", "campus_card")]  # fmt: skip
@@ -57,6 +58,12 @@ def a_month_of_traffic(sessions: sessionmaker) -> None:
             text = rng.choice(CATS) if decision == "none" else "问题"
             session.add(Message(conversation_id=f"{ch}:month", role="student", text=text, created_at=at, channel=ch,
                                 decision=decision, faq_id=faq, department_id=dept))  # fmt: skip
+        for n in range(40):  # related entries offered after answers, a third of them clicked
+            faq, suggested = rng.choice([("card_report_loss", "card_replace"), ("card_report_loss", "card_recharge"),
+                                         ("scholarship_national", "grant_national")])  # fmt: skip
+            at = now - timedelta(days=rng.randrange(1, 28))
+            session.add(Suggestion(conversation_id="web:month", faq_id=faq, suggested_id=suggested, title="问题",
+                                   offered_at=at, clicked_at=at if n % 3 == 0 else None))  # fmt: skip
         for n in range(12):
             at = now - timedelta(days=n, hours=2)
             department = rng.choice(["community", "campus_card"])
