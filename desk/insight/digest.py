@@ -5,6 +5,7 @@ to a WeCom group robot (`HELPDESK_INSIGHT_WECOM_WEBHOOK`) by `helpdesk insight d
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -85,8 +86,11 @@ def weekly(sessions: sessionmaker, week: Filters, departments: tuple[str, ...] |
     }
 
 
+_NUMBERS = re.compile(r"\d{6,}")  # student numbers, phones: never leave the desk in a digest
+
+
 def markdown(digest: dict[str, Any]) -> str:
-    """The digest as WeCom robot markdown (no student text beyond the cluster names and comments)."""
+    """The digest as WeCom robot markdown: cluster names and comments, long numbers masked."""
     scope = "、".join(digest["departments"]) if digest["departments"] else "全部部门"
     lines = [f"### 一站式学生社区 周报（{digest['first']} 至 {digest['last']}，{scope}）", "**新出现的未答问题**"]
     lines += [f"> {c['medoid']}（{c['size']} 次）" for c in digest["new_clusters"]] or ["> 无"]
@@ -97,7 +101,7 @@ def markdown(digest: dict[str, Any]) -> str:
     lines += [f"> 工单#{w['ticket']} {w['department']}：{w['minutes']} 分钟" for w in digest["longest_waits"]] or [
         "> 无"
     ]
-    return "\n".join(lines)
+    return _NUMBERS.sub("******", "\n".join(lines))
 
 
 def send_wecom(webhook: str, text: str, client: httpx.Client | None = None) -> None:

@@ -41,6 +41,8 @@ def test_the_week_of_a_department_and_of_everyone(sessions, people) -> None:  # 
     assert [w["minutes"] for w in psy["longest_waits"]] == [10.0, 2.0]
     text = markdown(everyone)
     assert "2026-11-30 至 2026-12-06" in text and "校园卡消磁了怎么办（7 次）" in text and "1分 没解决" in text
+    everyone["worst_rated"][0]["comment"] = "请打13812345678找我"
+    assert "13812345678" not in markdown(everyone) and "请打******找我" in markdown(everyone)
 
 
 def test_the_page_is_scoped_like_the_dashboard(settings: Settings, people) -> None:  # type: ignore[no-untyped-def]
