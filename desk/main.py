@@ -17,10 +17,12 @@ from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
-from desk.chat.rasa_client import RasaClient
+from desk.chat.replicas import bot_client
 from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
+from desk.fanout import connect_console, connect_webchat
+from desk.fanout.bus import RedisBus, make_bus
 from desk.handoff.service import Handoffs
 from desk.insight.chat import InsightChat
 from desk.routes import (
@@ -63,19 +65,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
         app.state.http = http
-        app.state.rasa = RasaClient(settings.rasa.url, settings.rasa.token, settings.rasa.timeout_seconds, http)
+        # one Rasa server, or several with each conversation on one of them (desk/chat/replicas.py)
+        app.state.rasa = bot_client(
+            settings.rasa.replica_urls, settings.rasa.token, settings.rasa.timeout_seconds, http
+        )
         app.state.tokens = SessionTokens(settings.secret_key)
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
+        # events for sockets go through the bus: in-process, or Redis pub/sub to every desk replica (desk/fanout)
+        app.state.bus = bus = make_bus(settings.redis_url, settings.redis_prefix)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
-        transcript.add_listener(app.state.hub.deliver)
+        connect_webchat(bus, transcript, app.state.hub)
         app.state.handoffs = Handoffs(app.state.sessions, transcript, settings)
         transcript.add_listener(app.state.handoffs.on_message)  # a ticket's messages reach the console
         gateway = Gateway(app.state.sessions, app.state.rasa, app.state.handoffs, transcript=transcript)
         app.state.gateway = gateway
-        start_hub(app.state)  # the staff console's websocket hub listens to the tickets
+        # the staff console's websocket hub listens to the tickets, of every desk
+        start_hub(app.state, lambda publish: connect_console(bus, app.state.handoffs, publish))
+        await bus.start()
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff.sweep_seconds))
-        app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
+        redis = bus.redis if isinstance(bus, RedisBus) else None  # WeChat's nonces and token, shared
+        app.state.channels = await start_channels(settings, gateway, app.state.sessions, http, redis)
         app.state.cipher = ContactCipher(settings.booking.key)
         app.state.reminders = ReminderWorker(
             Reminders(app.state.sessions, app.state.cipher, timedelta(minutes=settings.booking.reminder_lead_minutes)),
@@ -104,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sweeper.cancel()
             await app.state.reminders.stop()
             await app.state.channels.stop()
+            await bus.stop()
             await http.aclose()
             engine.dispose()
 

@@ -19,7 +19,6 @@ components in bot/ likewise. The desk checks its office hours when it starts (de
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -29,11 +28,10 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.booking.types import BookingPolicy
+from knowledge_base.channel_checks import PLACEHOLDER_SECRETS, channel_problems
 from knowledge_base.config import PROJECT_ROOT, load_or_create_secrets
 
 PREFIX = "HELPDESK_"
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
-TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 DENSE_OFF = ("off", "0", "false", "no")
 
 
@@ -47,10 +45,17 @@ class RasaSettings(BaseSettings):
     model_config = _config("HELPDESK_RASA_")
 
     url: str = "http://127.0.0.1:5005"
+    urls: str = ""  # several replicas, comma-separated; a conversation sticks to one (desk/chat/replicas.py)
     port: int = 5005
     token: str = ""
     timeout_seconds: float = 15.0
     tracker_url: str = ""  # Rasa's SQLTrackerStore; empty: SQLite at var/rasa_tracker.db
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The Rasa servers the desk talks to: HELPDESK_RASA_URLS, else HELPDESK_RASA_URL alone."""
+        urls = [u.strip().rstrip("/") for u in self.urls.split(",") if u.strip()]
+        return urls or [self.url.rstrip("/")]
 
 
 class ActionServerSettings(BaseSettings):
@@ -199,7 +204,7 @@ class RetrievalSettings(BaseSettings):
 
 
 class InsightSettings(BaseSettings):
-    """Insight: the weekly digest's WeCom group robot webhook (empty: off); related entries after answers."""
+    """Insight (docs/insight.md): the weekly digest's WeCom group robot (empty: off); related entries after answers."""
 
     model_config = _config("HELPDESK_INSIGHT_")
     wecom_webhook: str = ""  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
@@ -239,25 +244,6 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-def channel_problems(s: Settings) -> list[str]:
-    """What is missing or unsafe in the Telegram and WeChat settings (empty when fine or off)."""
-    problems: list[str] = []
-    tg, wx = s.telegram, s.wechat
-    if tg.mode != "off" and not tg.token:
-        problems.append("HELPDESK_TELEGRAM_TOKEN is required when HELPDESK_TELEGRAM_MODE is not off")
-    if tg.mode == "webhook" and not TELEGRAM_SECRET.match(tg.secret):
-        problems.append("the Telegram webhook needs HELPDESK_TELEGRAM_SECRET: 16 to 256 characters of A-Z a-z 0-9 _ -")
-    if wx.token:
-        if not (wx.appid and wx.appsecret):
-            problems.append("HELPDESK_WECHAT_TOKEN needs HELPDESK_WECHAT_APPID and HELPDESK_WECHAT_APPSECRET")
-        if wx.aes_key and len(wx.aes_key) != 43:
-            problems.append("HELPDESK_WECHAT_AES_KEY (EncodingAESKey) must be 43 characters")
-    for name, value in (("TELEGRAM_SECRET", tg.secret), ("WECHAT_TOKEN", wx.token), ("WECHAT_APPSECRET", wx.appsecret)):
-        if value and value.lower() in PLACEHOLDER_SECRETS:
-            problems.append(f"HELPDESK_{name} is a placeholder")
-    return problems
-
-
 class Settings(BaseSettings):
     """All configuration of the desk, the action server and `helpdesk` (the CLI and `helpdesk run`)."""
 
@@ -265,6 +251,9 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
+    # Redis for what replicas share (docs/deployment.md); empty: all in-process. Keys start with redis_prefix.
+    redis_url: str = ""
+    redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
     host: str = "127.0.0.1"
     port: int = 8000

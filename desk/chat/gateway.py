@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors.base import InboundMessage
 from desk.chat import decisions
 from desk.chat.locks import ConversationLock, ConversationLocks
-from desk.chat.rasa_client import RasaClient, RasaUnavailable
+from desk.chat.rasa_client import BotClient, RasaUnavailable
 from desk.chat.transcript import Listener, Transcript, log_id
 from desk.handoff.ports import HandoffDesk, StudentState
 from desk.handoff.student import HUMAN_REQUEST
@@ -76,7 +76,7 @@ class Gateway:
     def __init__(
         self,
         sessions: sessionmaker,
-        rasa: RasaClient,
+        rasa: BotClient,
         handoffs: HandoffDesk | None = None,
         crisis_line: str = "",
         transcript: Transcript | None = None,

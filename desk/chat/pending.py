@@ -46,7 +46,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, sessionmaker
 
-from desk.chat.rasa_client import RasaClient, RasaUnavailable
+from desk.chat.rasa_client import BotClient, RasaUnavailable
 from desk.chat.transcript import outbound_rows
 from desk.models import (
     PENDING_ANSWERED,
@@ -82,7 +82,7 @@ class Kept:
     message_id: int | None = None
 
 
-def health_probe(rasa: RasaClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
+def health_probe(rasa: BotClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
     """True when Rasa has a model loaded and the action server answers its /health."""
 
     async def probe() -> bool:
@@ -103,7 +103,7 @@ class PendingReplies:
         self,
         sessions: sessionmaker,
         gateway: Any,  # desk.chat.gateway.Gateway (it imports this module's user, not the reverse)
-        rasa: RasaClient,
+        rasa: BotClient,
         probe: Probe,
         *,
         poll_seconds: float = 2.0,
