@@ -144,3 +144,38 @@ def test_the_dashboard_draws_every_chart_and_drafts_from_a_cluster(browser: Any,
         page.screenshot(path=str(SCREENSHOT), full_page=True)
     finally:
         context.close()
+
+
+def test_an_admin_publishes_a_survey_and_edits_the_menu_in_the_browser(browser: Any, desk_url) -> None:  # type: ignore[no-untyped-def]
+    url, people = desk_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/staff/login")
+        page.fill('input[name="username"]', "admin")
+        page.fill('input[name="password"]', people["admin"])
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{url}/staff/")
+        page.goto(f"{url}/staff/insight/surveys")
+        page.wait_for_selector('body[data-loaded="1"]', timeout=30_000)
+        form = "#new-survey "
+        page.fill(form + 'input[name="title"]', "食堂调研")
+        page.fill(form + 'input[name="question"]', "你最常去哪个食堂？")
+        page.fill(form + 'input[name="options"]', "一食堂、二食堂、三食堂")
+        page.fill(form + 'input[name="starts_on"]', "2026-12-01")
+        page.fill(form + 'input[name="ends_on"]', "2026-12-07")
+        page.click(form + 'button[type="submit"]')
+        survey = page.wait_for_selector("article[data-survey]", timeout=15_000)
+        assert "食堂调研：你最常去哪个食堂？" in survey.inner_text() and "已询问 0 人" in survey.inner_text()
+        assert survey.query_selector("canvas") is not None
+        page.fill('#new-item input[name="title"]', "新生报到流程")
+        page.select_option('#new-item select[name="stage"]', "新生")
+        page.fill('#new-item input[name="first_day"]', "08-15")
+        page.fill('#new-item input[name="last_day"]', "10-15")
+        page.click('#new-item button[type="submit"]')
+        row = page.wait_for_selector("#menu-items tr[data-item]", timeout=15_000)
+        assert "新生报到流程" in row.inner_text() and "08-15 至 10-15" in row.inner_text()
+        row.query_selector("button").click()
+        page.wait_for_selector("#menu-items tr[data-item]", state="detached", timeout=15_000)
+    finally:
+        context.close()
