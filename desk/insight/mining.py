@@ -54,8 +54,8 @@ def _unanswered(session: Session, f: Filters) -> dict[str, int]:
     return {t: counts[t] for t in top}
 
 
-def _staff_answers(session: Session, f: Filters) -> list[tuple[str, str, str | None]]:
-    """(the student's question, the staff's replies, department) of tickets closed in the period."""
+def _staff_answers(session: Session, f: Filters) -> list[tuple[int, str, str, str | None]]:
+    """(ticket, the student's question, the staff's replies, department) of tickets closed in the period."""
     tickets = session.execute(
         select(HandoffRequest.id, HandoffRequest.conversation_id, HandoffRequest.packet, HandoffRequest.department_id,
                HandoffRequest.claimed_at, HandoffRequest.closed_at)
@@ -64,7 +64,7 @@ def _staff_answers(session: Session, f: Filters) -> list[tuple[str, str, str | N
         .order_by(HandoffRequest.id)
     ).all()  # fmt: skip
     out = []
-    for _, conv, packet, dept, claimed, closed in tickets:
+    for ticket, conv, packet, dept, claimed, closed in tickets:
         summary = (packet or {}).get("summary") or []
         question = str(summary[-1]) if summary else ""
         replies = session.scalars(
@@ -74,7 +74,7 @@ def _staff_answers(session: Session, f: Filters) -> list[tuple[str, str, str | N
             .order_by(Message.id)
         ).all()  # fmt: skip
         if question and replies:
-            out.append((question, "\n".join(replies), dept))
+            out.append((ticket, question, "\n".join(replies), dept))
     return out
 
 
@@ -104,25 +104,54 @@ def mine(sessions: sessionmaker, kb: KnowledgeBase, f: Filters, now: datetime) -
     vectors = _vectors(sorted(counts))
     found = cl.cluster(counts, vectors)
     cl.assign_ids(found, known)
-    answer_vectors = _vectors(sorted({cl.normalize(q) for q, _, _ in answers if cl.normalize(q)}))
+    answer_vectors = _vectors(sorted({cl.normalize(q) for _, q, _, _ in answers if cl.normalize(q)}))
     out = []
     for c in found:
         nearest = kb.decide(c.medoid).matches
         top = nearest[0] if nearest else None
         staff = None
-        for question, reply, dept in answers:
+        for ticket, question, reply, dept in answers:
             vec = answer_vectors.get(cl.normalize(question))
             if vec is not None and float(vec @ c.centroid) >= STAFF_ANSWER_SIMILARITY:
-                staff = {"question": question, "answer": reply, "department": dept}
+                staff = {"ticket": ticket, "question": question, "answer": reply, "department": dept}
                 break
         examples = [t for t, _ in sorted(c.members, key=lambda m: (-m[1], m[0]))]
         out.append({
             "id": c.id, "medoid": c.medoid, "count": c.count, "texts": len(c.members),
             "examples": examples[:EXAMPLES], "similar": [t for t in examples if t != c.medoid][:10],
             "nearest": {"faq_id": top.faq_id, "question": top.question, "score": round(top.score, 3)} if top else None,
-            "staff_answer": staff,
+            "staff_answer": staff, "kind": "cluster",
         })  # fmt: skip
-    _persist(sessions, found, out, now)
+    _persist(sessions, found, out, now)  # the clusters (the recurring handoff answers have no centroid)
+    return out + _recurring(answers, answer_vectors, counts, vectors, out)
+
+
+def _recurring(
+    answers: list[tuple[int, str, str, str | None]],
+    answer_vectors: dict[str, Any],
+    counts: dict[str, int],
+    vectors: dict[str, Any],
+    clusters: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Staff replies of closed handoffs whose question recurs among the period's unanswered messages
+    (MIN_COUNT of them, in any wording) and that no cluster carries already: drafts too."""
+    used = {(c["staff_answer"] or {}).get("ticket") for c in clusters}
+    out = []
+    for ticket, question, reply, dept in answers:
+        vec = answer_vectors.get(cl.normalize(question))
+        if ticket in used or vec is None:
+            continue
+        similar = sorted(((t, n) for t, n in counts.items() if float(vectors[t] @ vec) >= STAFF_ANSWER_SIMILARITY),
+                         key=lambda m: (-m[1], m[0]))  # fmt: skip
+        if sum(n for _, n in similar) < cl.MIN_COUNT:
+            continue
+        examples = [t for t, _ in similar]
+        out.append({
+            "id": f"handoff-{ticket}", "medoid": question, "count": sum(n for _, n in similar), "texts": len(similar),
+            "examples": examples[:EXAMPLES], "similar": [t for t in examples if t != question][:10], "nearest": None,
+            "staff_answer": {"ticket": ticket, "question": question, "answer": reply, "department": dept},
+            "kind": "handoff",
+        })  # fmt: skip
     return out
 
 
@@ -156,5 +185,7 @@ def draft_payload(sessions: sessionmaker, item: dict[str, Any]) -> dict[str, Any
         "similar_questions": list(item.get("similar") or []),
         "answer": staff.get("answer", ""),
         "department": department,
-        "source": f"insight:cluster:{item['id']}",
+        "source": f"insight:handoff:{staff['ticket']}"
+        if item.get("kind") == "handoff"
+        else f"insight:cluster:{item['id']}",
     }

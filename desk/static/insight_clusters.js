@@ -55,12 +55,15 @@
     for (const item of data.clusters) {
       const box = el("article", null, "cluster");
       box.dataset.cluster = item.id;
-      box.appendChild(el("h3", `${item.medoid}（${item.count} 次，${item.texts} 种问法）`));
+      const from = item.kind === "handoff" ? "【人工回复过】" : "";
+      box.appendChild(el("h3", `${from}${item.medoid}（${item.count} 次，${item.texts} 种问法）`));
       const ul = el("ul");
       for (const t of item.examples) ul.appendChild(el("li", t));
       box.appendChild(ul);
-      const near = item.nearest ? `最接近的已有条目：${item.nearest.question}（相似度 ${item.nearest.score}）` : "没有相近的已有条目";
-      box.appendChild(el("p", near, "nearest"));
+      if (item.kind !== "handoff") {
+        const near = item.nearest ? `最接近的已有条目：${item.nearest.question}（相似度 ${item.nearest.score}）` : "没有相近的已有条目";
+        box.appendChild(el("p", near, "nearest"));
+      }
       if (item.staff_answer) box.appendChild(el("p", `老师曾这样回答：${item.staff_answer.answer}`, "nearest"));
       const button = el("button", "从此聚类起草 FAQ");
       button.type = "button";

@@ -104,3 +104,22 @@ def test_only_admins_get_the_clusters(who: str, settings, sessions) -> None:  # 
     assert resp.status_code == 200
     [item] = [c for c in resp.json()["clusters"] if set(c["examples"]) <= set(CATS)]
     assert resp.json()["drafts_url"] == "/api/admin/faq/drafts" and item["draft"]["question"] == item["medoid"]
+
+
+def test_a_staff_reply_whose_question_recurs_is_a_draft_even_without_a_cluster(sessions: sessionmaker) -> None:
+    add_messages(sessions, DAY1, ["校车几点发车"] * 3 + ["食堂几点关门"])  # one wording only: no cluster
+    with sessions() as session, session.begin():
+        ticket = HandoffRequest(
+            conversation_id="web:q", department_id="community", reason="not_understood", status="closed",
+            packet={"summary": ["校车几点发车？"]}, created_at=DAY1, claimed_at=DAY1 + timedelta(minutes=1),
+            closed_at=DAY1 + timedelta(minutes=9),
+        )  # fmt: skip
+        session.add(ticket)
+        session.flush()
+        ticket_id = ticket.id
+        session.add(Message(conversation_id="web:q", role="staff", text="校车工作日每半小时一班，首班7:00。",
+                            created_at=DAY1 + timedelta(minutes=3)))  # fmt: skip
+    [item] = mine(sessions, KnowledgeBase(sessions), Filters(date(2026, 11, 30), date(2026, 11, 30)), DAY1)
+    assert item["kind"] == "handoff" and item["count"] == 3 and item["examples"] == ["校车几点发车"]
+    draft = draft_payload(sessions, item)
+    assert draft["answer"] == "校车工作日每半小时一班，首班7:00。" and draft["source"] == f"insight:handoff:{ticket_id}"
