@@ -24,6 +24,7 @@ from desk.errors import register as register_error_handlers
 from desk.fanout import connect_console, connect_webchat
 from desk.fanout.bus import RedisBus, make_bus
 from desk.handoff.service import Handoffs
+from desk.insight.chat import InsightChat
 from desk.privacy.retention import Retention, RetentionWorker
 from desk.privacy.students import StudentData
 from desk.privacy.tracker import TrackerEvents, tracker_url
@@ -34,6 +35,11 @@ from desk.routes import (
     console_pages,
     console_socket,
     health,
+    insight_clusters,
+    insight_dashboard,
+    insight_digest,
+    insight_menu,
+    insight_surveys,
     privacy_admin,
     staff,
     telegram,
@@ -106,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
+        # surveys in the chat (需求调研) and related entries after answers
+        gateway.insight = InsightChat(app.state.sessions, app.state.cipher, settings.insight.related)
         app.state.pending.start()
         app.state.rasa_tracker = TrackerEvents(tracker_url(settings))
         app.state.students = StudentData(app.state.sessions, app.state.cipher, app.state.rasa_tracker)
@@ -138,5 +146,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
     app.include_router(privacy_admin.router)
+    app.include_router(insight_dashboard.router)
+    app.include_router(insight_clusters.router)
+    app.include_router(insight_surveys.router)
+    app.include_router(insight_digest.router)
+    app.include_router(insight_menu.router)
     register_error_handlers(app)
     return app

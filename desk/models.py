@@ -51,7 +51,17 @@ class Message(Base):
     """A message in or out. `external_id` is the channel's id (update_id, MsgId, client id) for dedupe."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "external_id", name="uq_message_external"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "external_id", name="uq_message_external"),
+        # the insight dashboard's charts read student messages by time (desk/insight/queries.py); on
+        # PostgreSQL the index carries the columns they group by, so they read the index only
+        Index(
+            "ix_messages_role_created",
+            "role",
+            "created_at",
+            postgresql_include=["channel", "decision", "department_id", "faq_id"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -63,6 +73,13 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sender_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # on a student message: its channel, and what the bot did with it (desk/chat/decisions.py):
+    # answer | suggest | none | decline | service | task | reply | handoff; the FAQ entry it answered
+    # or suggested first, and the department it concerned (the entry's, or the ticket's)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    faq_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    department_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def public(self) -> dict[str, Any]:
         """The message as the web chat and the console see it."""

@@ -19,7 +19,6 @@ components in bot/ likewise. The desk checks its office hours when it starts (de
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -29,11 +28,10 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.booking.types import BookingPolicy
+from knowledge_base.channel_checks import PLACEHOLDER_SECRETS, channel_problems
 from knowledge_base.config import PROJECT_ROOT, load_or_create_secrets
 
 PREFIX = "HELPDESK_"
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
-TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 DENSE_OFF = ("off", "0", "false", "no")
 
 
@@ -213,6 +211,14 @@ class RetrievalSettings(BaseSettings):
         return value or None
 
 
+class InsightSettings(BaseSettings):
+    """Insight (docs/insight.md): the weekly digest's WeCom group robot (empty: off); related entries after answers."""
+
+    model_config = _config("HELPDESK_INSIGHT_")
+    wecom_webhook: str = ""  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
+    related: bool = False  # after an FAQ answer, suggest two related entries (desk/insight/related.py)
+
+
 GROUPS: dict[str, type[BaseSettings]] = {
     "rasa": RasaSettings,
     "action_server": ActionServerSettings,
@@ -227,6 +233,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "supervisor": SupervisorSettings,
     "pending": PendingSettings,
     "retention": RetentionSettings,
+    "insight": InsightSettings,
 }
 
 
@@ -244,25 +251,6 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     for group, cls in GROUPS.items()
     for field in cls.model_fields
 }
-
-
-def channel_problems(s: Settings) -> list[str]:
-    """What is missing or unsafe in the Telegram and WeChat settings (empty when fine or off)."""
-    problems: list[str] = []
-    tg, wx = s.telegram, s.wechat
-    if tg.mode != "off" and not tg.token:
-        problems.append("HELPDESK_TELEGRAM_TOKEN is required when HELPDESK_TELEGRAM_MODE is not off")
-    if tg.mode == "webhook" and not TELEGRAM_SECRET.match(tg.secret):
-        problems.append("the Telegram webhook needs HELPDESK_TELEGRAM_SECRET: 16 to 256 characters of A-Z a-z 0-9 _ -")
-    if wx.token:
-        if not (wx.appid and wx.appsecret):
-            problems.append("HELPDESK_WECHAT_TOKEN needs HELPDESK_WECHAT_APPID and HELPDESK_WECHAT_APPSECRET")
-        if wx.aes_key and len(wx.aes_key) != 43:
-            problems.append("HELPDESK_WECHAT_AES_KEY (EncodingAESKey) must be 43 characters")
-    for name, value in (("TELEGRAM_SECRET", tg.secret), ("WECHAT_TOKEN", wx.token), ("WECHAT_APPSECRET", wx.appsecret)):
-        if value and value.lower() in PLACEHOLDER_SECRETS:
-            problems.append(f"HELPDESK_{name} is a placeholder")
-    return problems
 
 
 class Settings(BaseSettings):
@@ -297,6 +285,7 @@ class Settings(BaseSettings):
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     pending: PendingSettings = Field(default_factory=PendingSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    insight: InsightSettings = Field(default_factory=InsightSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -39,6 +39,7 @@ from desk.channels.common import Runner, current_menu, from_button
 from desk.chat.gateway import Gateway, GatewayResult, log_id
 from desk.chat.welcome import welcome_reply
 from desk.delivery.outbox import Outbox
+from desk.insight import menus
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ class WeChatChannel:
         conversation_id = f"wx:{event.openid}"
         work: Coroutine[Any, Any, GatewayResult]
         if event.kind == "subscribe":
-            work = self._gateway.record(event.stored_as(FOLLOW_LABEL), [welcome_reply(self._university)])
+            hot = await to_thread.run_sync(menus.hot_for, self._sessions, conversation_id)
+            work = self._gateway.record(event.stored_as(FOLLOW_LABEL), [welcome_reply(self._university, hot)])
         elif event.kind == "unsupported":
             work = self._gateway.record(
                 event.stored_as(type_label(event.msg_type)), [{"role": "bot", "text": UNSUPPORTED_TEXT}]

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
+from desk.chat import decisions
 from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import BotClient, RasaUnavailable
 from desk.chat.transcript import Listener, Transcript, log_id, redact_inbound
@@ -87,6 +88,7 @@ class Gateway:
         self._crisis_line = crisis_line
         self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
         self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
+        self.insight: Any = None  # desk.insight.chat.InsightChat (surveys, related entries), attached by the app
         self.handoffs = handoffs  # None: a bare gateway (tests), every message goes to Rasa
         self.transcript = transcript or Transcript(sessions)
 
@@ -134,6 +136,7 @@ class Gateway:
                         text=redact_inbound(session, msg.conversation_id, text),
                         payload=msg.payload,
                         external_id=msg.external_id,
+                        channel=msg.channel,
                     )
                     session.add(row)
                     session.flush()
@@ -216,9 +219,17 @@ class Gateway:
             answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
             if answered is not None:
                 return answered
-        return await self._ask_rasa(msg, text)
+        insight = self.insight
+        if insight is not None:  # a survey answer, a clicked suggestion (desk/insight/chat.py)
+            answered = await insight.before(cid, text, msg.payload or "")
+            if answered is not None:
+                return answered
+        replies = await self._ask_rasa(msg, text, inbound.message.get("id"))
+        if insight is not None and replies and all(r.get("role") == "bot" for r in replies):
+            replies += await insight.after(cid, inbound.message.get("id"))  # not after a handoff or a notice
+        return replies
 
-    async def _ask_rasa(self, msg: InboundMessage, text: str) -> list[dict[str, Any]]:
+    async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:
         message = msg.payload if msg.payload and msg.payload.startswith("/") else text
         pending = self.pending
         try:
@@ -238,12 +249,19 @@ class Gateway:
             if pending is not None:
                 await pending.keep(msg.conversation_id, text)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
-        return await self.replies_for(msg.conversation_id, answers)
+        return await self.replies_for(msg.conversation_id, answers, message_id)
 
-    async def replies_for(self, conversation_id: str, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket."""
+    async def replies_for(
+        self, conversation_id: str, answers: list[dict[str, Any]], message_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket.
+        What the bot decided (its `decision` custom message, or a handoff) is recorded on the student
+        message `message_id` for the insight dashboard."""
         replies: list[dict[str, Any]] = []
         notices: list[dict[str, Any]] = []
+        decision = decisions.from_answers(answers)
+        if message_id is not None and decision is not None:
+            await to_thread.run_sync(decisions.record, self._sessions, message_id, decision)
         for answer in answers:
             custom = answer.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):

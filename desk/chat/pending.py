@@ -82,6 +82,7 @@ class Kept:
     channel: str
     state: str
     attempts: int
+    message_id: int | None = None
 
 
 def health_probe(rasa: BotClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
@@ -207,14 +208,24 @@ class PendingReplies:
         with self._sessions() as session:
             conv = session.get(Conversation, conversation_id)
             rows = session.execute(
-                select(PendingReply.id, PendingReply.attempts, Message.text, Message.payload, PendingReply.sealed_text)
+                select(
+                    PendingReply.id,
+                    PendingReply.attempts,
+                    Message.text,
+                    Message.payload,
+                    PendingReply.sealed_text,
+                    Message.id.label("mid"),
+                )
                 .join(Message, Message.id == PendingReply.message_id)
                 .where(PendingReply.conversation_id == conversation_id, PendingReply.status == PENDING_WAITING)
                 .order_by(PendingReply.message_id)
             ).all()
             state = conv.state if conv is not None else STATE_BOT
             channel = conv.channel if conv is not None else channel_of(conversation_id)
-        return [Kept(r.id, self._real_text(r.text, r.sealed_text), r.payload, channel, state, r.attempts) for r in rows]
+        return [
+            Kept(r.id, self._real_text(r.text, r.sealed_text), r.payload, channel, state, r.attempts, r.mid)
+            for r in rows
+        ]
 
     def _real_text(self, stored: str, sealed: str | None) -> str:
         """What the student typed: the sealed text when there is one and it opens, else the stored text."""
@@ -284,7 +295,7 @@ class PendingReplies:
                 )
                 await self._gateway.publish_all(conversation_id, stored)
                 continue
-            replies = await self._gateway.replies_for(conversation_id, answers)
+            replies = await self._gateway.replies_for(conversation_id, answers, kept.message_id)
             stored = await to_thread.run_sync(self._finish, kept.pending_id, PENDING_ANSWERED, conversation_id, replies)
             await self._gateway.publish_all(conversation_id, stored)
         self._waiting.discard(conversation_id)

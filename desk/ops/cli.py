@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from desk.ops import insight_cli
 from desk.privacy import cli as privacy_cli
 from knowledge_base import config as kb_config
 from knowledge_base import settings as kb_settings
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run Rasa, the action server and the desk together")
     run.add_argument("--model", help="model archive (default: the newest in var/models)")
     run.set_defaults(func=cmd_run)
+    insight_cli.register(sub)
     return parser
 
 

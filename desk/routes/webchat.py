@@ -16,6 +16,7 @@ from connectors.webchat import COOKIE_NAME, WebchatProtocolError, parse_frame
 from desk.chat.gateway import log_id
 from desk.chat.welcome import welcome_reply
 from desk.deps import GatewayDep, SettingsDep, TokensDep
+from desk.insight import menus
 from desk.privacy.students import StudentData, StudentNotFound, Subject
 from knowledge_base.models import utcnow
 
@@ -57,7 +58,8 @@ async def webchat_session(
         )
     messages = await to_thread.run_sync(gateway.history, conversation_id, max(after, 0))
     if not messages and after == 0:
-        welcome = welcome_reply(settings.university_name)
+        hot = await to_thread.run_sync(menus.hot_for, request.app.state.sessions, conversation_id)
+        welcome = welcome_reply(settings.university_name, hot)
         messages = await gateway.store_bot_messages(conversation_id, "web", [welcome])
     return {"conversation_id": conversation_id, "messages": messages}
 
