@@ -4,7 +4,8 @@ A student is named by a conversation id (`web:<uuid>`, `tg:<chat id>`, `wx:<open
 number; the phone finds every conversation whose remembered contact or booking carries it (contacts
 are sealed, so each is opened with the booking key). Tables that name a student: conversations,
 messages, handoff_requests (packet, resolution, rating comment), ticket_events, outbox,
-pending_replies, student_contacts, bookings, and Rasa's tracker store (desk/privacy/tracker.py).
+pending_replies, student_contacts, bookings, the insight tables (survey answers, stage, suggestions
+offered), and Rasa's tracker store (desk/privacy/tracker.py).
 
 Erasing deletes every row of those conversations and the remembered contact; bookings are kept for
 the offices' statistics but anonymised (contact replaced, student reference unlinked), and upcoming
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from desk.insight.models import StudentStage, Suggestion, SurveyResponse
 from desk.models import Conversation, HandoffRequest, Message, OutboxItem, PendingReply, TicketEvent
 from desk.privacy import audit, statistics
 from desk.privacy.tracker import TrackerEvents
@@ -180,6 +182,11 @@ class StudentData:
             "last_activity_at": _iso(conv.last_activity_at) if conv else None,
             "messages": [m.public() | {"payload": m.payload} for m in messages],
             "tickets": [self._ticket(session, t) for t in tickets],
+            "stage": session.scalar(select(StudentStage.stage).where(StudentStage.conversation_id == cid)),
+            "survey_answers": [
+                {"survey_id": r.survey_id, "status": r.status, "answer": r.answer, "asked_at": _iso(r.asked_at)}
+                for r in session.scalars(select(SurveyResponse).where(SurveyResponse.conversation_id == cid))
+            ],
         }
 
     @staticmethod
@@ -252,6 +259,9 @@ def erase_conversations(session: Session, ids: list[str]) -> dict[str, int]:
         "ticket_events": _delete(session, delete(TicketEvent).where(TicketEvent.ticket_id.in_(ticket_ids))),
         "tickets": _delete(session, delete(HandoffRequest).where(HandoffRequest.id.in_(ticket_ids))),
         "messages": _delete(session, delete(Message).where(Message.conversation_id.in_(ids))),
+        "survey_responses": _delete(session, delete(SurveyResponse).where(SurveyResponse.conversation_id.in_(ids))),
+        "student_stages": _delete(session, delete(StudentStage).where(StudentStage.conversation_id.in_(ids))),
+        "suggestions": _delete(session, delete(Suggestion).where(Suggestion.conversation_id.in_(ids))),
         "conversations": _delete(session, delete(Conversation).where(Conversation.id.in_(ids))),
     }
     return counts

@@ -155,14 +155,32 @@ def test_unknown_student_and_bad_requests(world) -> None:  # type: ignore[no-unt
 
 
 def test_erase_leaves_no_row_that_names_them_and_keeps_statistics(world, sessions, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from desk.insight.models import StudentStage, Suggestion, Survey, SurveyResponse
+
+    with sessions() as session, session.begin():  # what the insight features hold about the student
+        survey = Survey(title="食堂", question="你对食堂满意吗", kind="text", starts_on=date(2026, 11, 1),
+                        ends_on=date(2026, 12, 31))  # fmt: skip
+        session.add(survey)
+        session.flush()
+        session.add_all([
+            SurveyResponse(survey_id=survey.id, conversation_id="web:a", status="answered", answer="我是欧阳，太咸了"),
+            StudentStage(conversation_id="web:a", stage="在读"),
+            Suggestion(conversation_id="web:a", faq_id="a", suggested_id="b", title="相关问题"),
+        ])  # fmt: skip
+    exported = world["data"].export(Subject.of(phone=PHONE), actor="cli:tester", now=NOW)
+    assert exported["conversations"][0]["stage"] == "在读"
+    assert exported["conversations"][0]["survey_answers"][0]["answer"] == "我是欧阳，太咸了"
     with sessions() as session:
         before = statistics.live_totals(session)
     counts = world["data"].erase(Subject.of(phone=PHONE), actor="admin:admin", now=NOW)
+    assert counts["survey_responses"] == counts["student_stages"] == counts["suggestions"] == 1
     assert counts["conversations"] == 1 and counts["messages"] == 3 and counts["tracker_events"] == 1
     assert counts["bookings_cancelled"] == 1 and counts["student_contacts"] == 1
     with sessions() as session:
         assert session.get(Conversation, "web:a") is None
-        for model in (Message, HandoffRequest, OutboxItem, PendingReply):
+        for model in (Message, HandoffRequest, OutboxItem, PendingReply, SurveyResponse, StudentStage, Suggestion):
             assert not session.scalars(select(model).where(model.conversation_id == "web:a")).all()
         booking = session.scalar(select(bm.Booking).where(bm.Booking.code == world["booking"].code))
         assert booking.status == bm.CANCELLED and booking.student_ref.startswith("erased-")
