@@ -23,6 +23,9 @@ from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.handoff.service import Handoffs
 from desk.routes import (
+    admin_data_api,
+    admin_faq_api,
+    admin_pages,
     appointments_api,
     appointments_pages,
     console_api,
@@ -111,5 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_socket.router)
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
+    app.include_router(admin_faq_api.router)
+    app.include_router(admin_data_api.router)
+    app.include_router(admin_pages.router)
     register_error_handlers(app)
     return app
