@@ -50,8 +50,18 @@ HEADER = ["id", "question", "similar", "answer", "department", "tags", "service"
 def test_dry_run_lists_every_problem_with_row_and_field_and_nothing_is_written(as_, sessions) -> None:  # type: ignore[no-untyped-def]
     rows = [
         HEADER,
-        ["new_ok", "新学期什么时候注册", "开学注册|报到注册", "开学第一周完成注册。", "student_affairs", "注册",
-         "", "", "", "true"],  # fmt: skip
+        [
+            "new_ok",
+            "新学期什么时候注册",
+            "开学注册|报到注册",
+            "开学第一周完成注册。",
+            "student_affairs",
+            "注册",
+            "",
+            "",
+            "",
+            "true",
+        ],  # fmt: skip
         ["bad id!", "好的问题", "", "好的答案", "", "", "", "", "", ""],
         ["no_answer", "缺答案的问题", "", "", "student_affairs", "", "", "", "", ""],
         ["ghost_dep", "部门不存在的问题", "", "有答案", "nowhere", "", "", "", "", ""],
