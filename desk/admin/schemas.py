@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from desk.staff.schemas import FormModel
 
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control(value: str) -> bool:
+    """Whether text has control characters (NUL and the like; tabs and line breaks are fine)."""
+    return bool(CONTROL.search(value))
+
+
+def _printable(value: str) -> str:
+    if has_control(value):
+        raise ValueError("control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+Text = Annotated[str, Printable]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Printable]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), Printable]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$")]
-RefId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+RefId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Printable]
 State = Literal["draft", "published"]
 
 
 class FaqFields(FormModel):
     """The editable content of an FAQ entry."""
 
-    question: str = Field(title="标准问题", min_length=2, max_length=500)
+    question: Text = Field(title="标准问题", min_length=2, max_length=500)
     similar: list[Line] = Field(default=[], title="相似问法", max_length=100)
-    answer: str = Field(title="答案", min_length=2, max_length=5000)
+    answer: Text = Field(title="答案", min_length=2, max_length=5000)
     department: RefId | None = Field(default=None, title="部门")
     tags: list[Tag] = Field(default=[], title="标签", max_length=30)
     service: RefId | None = Field(default=None, title="关联服务")
@@ -69,11 +86,11 @@ class RollbackIn(VersionIn):
 class DraftIn(FormModel):
     """`POST /api/admin/faq/drafts`: a draft entry suggested elsewhere (the insight dashboard)."""
 
-    question: str = Field(title="标准问题", min_length=2, max_length=500)
+    question: Text = Field(title="标准问题", min_length=2, max_length=500)
     similar_questions: list[Line] = Field(default=[], title="相似问法", max_length=100)
-    answer: str = Field(title="答案", min_length=2, max_length=5000)
+    answer: Text = Field(title="答案", min_length=2, max_length=5000)
     department: RefId | None = Field(default=None, title="部门")
-    source: str = Field(default="", title="来源", max_length=200)
+    source: Text = Field(default="", title="来源", max_length=200)
 
 
 class DraftCreated(BaseModel):
@@ -121,7 +138,7 @@ class Revision(BaseModel):
 class TryIn(FormModel):
     """The 试一试 box: a question, and optionally the draft content of an entry to compare with."""
 
-    question: str = Field(title="问题", min_length=1, max_length=500)
+    question: Text = Field(title="问题", min_length=1, max_length=500)
     faq_id: Slug | None = Field(default=None, title="编号")
     draft: FaqFields | None = None
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from desk.admin import audit
 from desk.admin.faq_service import live_content
 from desk.admin.roles import Editor
-from desk.admin.schemas import Issue
+from desk.admin.schemas import Issue, has_control
 from knowledge_base import repository
 from knowledge_base.kbfile import FaqIn
 from knowledge_base.models import Department, Faq, Service
@@ -114,6 +114,10 @@ def check(session: Session, editor: Editor, items: list[dict[str, Any]]) -> Chec
     rows: list[FaqIn] = []
     seen: dict[str, int] = {}
     for number, item in enumerate(items, 1):
+        for key, value in item.items():
+            texts = value if isinstance(value, list) else [value]
+            if any(isinstance(t, str) and has_control(t) for t in texts):
+                issues.append(Issue(row=number, field=str(key), message="含有不可见的控制字符"))
         try:
             row = FaqIn.model_validate(item)
         except ValidationError as exc:
