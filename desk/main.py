@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
+from desk.admin import table_admin
+from desk.admin.table_admin import AuditedView
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
+        tables.configure(bind=engine)  # the /admin/db table editors
+        AuditedView.desk_sessions = app.state.sessions
         app.state.http = http
         app.state.rasa = RasaClient(settings.rasa.url, settings.rasa.token, settings.rasa.timeout_seconds, http)
         app.state.tokens = SessionTokens(settings.secret_key)
@@ -118,4 +122,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_data_api.router)
     app.include_router(admin_pages.router)
     register_error_handlers(app)
+    tables = table_admin.mount(app, settings.secret_key)
     return app

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from desk.staff.accounts import StaffUser
 from knowledge_base.db import Base
 from knowledge_base.models import utcnow
 
@@ -19,6 +20,8 @@ class EditorRole(Base):
 
     staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    staff_user: Mapped[StaffUser] = relationship()
 
 
 class AuditEntry(Base):
