@@ -145,3 +145,14 @@ class FaqHit(Base):
     faq_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer, default=0)
     last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CalendarDay(Base):
+    """A date an admin sets by hand: a holiday (closed) or a make-up workday (调休上班), overriding the
+    chinese-calendar package (which knows only the years published so far)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(100), default="")

@@ -18,7 +18,7 @@ from desk.admin import audit
 from desk.admin.models import EditorRole
 from desk.staff.accounts import StaffUser
 from desk.staff.security import current_staff
-from knowledge_base.models import Department
+from knowledge_base.models import CalendarDay, Department
 
 BASE_URL = "/admin/db"
 
@@ -121,6 +121,16 @@ class EditorRoleView(AuditedView, model=EditorRole):
     form_columns = [EditorRole.staff_user, EditorRole.departments]
 
 
+class CalendarDayView(AuditedView, model=CalendarDay):
+    name = "节假日与调休"
+    name_plural = "节假日与调休"
+    column_list = [CalendarDay.day, CalendarDay.workday, CalendarDay.name]
+    column_default_sort = [(CalendarDay.day, True)]
+    column_labels = {CalendarDay.day: "日期", CalendarDay.workday: "上班（调休）", CalendarDay.name: "名称"}
+    form_include_pk = True
+    form_columns = [CalendarDay.day, CalendarDay.workday, CalendarDay.name]
+
+
 def mount(app: FastAPI, secret_key: str) -> sessionmaker:
     """Mount the table editors on the app; returns their unbound session factory (bind it in the lifespan)."""
     tables = sessionmaker(class_=Session)
@@ -131,6 +141,6 @@ def mount(app: FastAPI, secret_key: str) -> sessionmaker:
         title="部门与账号",
         authentication_backend=StaffLoginBackend(app, secret_key),
     )
-    for view in (DepartmentView, StaffUserView, EditorRoleView):
+    for view in (DepartmentView, StaffUserView, EditorRoleView, CalendarDayView):
         admin.add_view(view)
     return tables

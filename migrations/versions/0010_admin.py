@@ -1,4 +1,4 @@
-"""admin: FAQ validity dates, drafts and hits; editor roles; the append-only audit log
+"""admin: FAQ validity dates, drafts and hits; admin-entered calendar days; editor roles; the audit log
 
 Revision ID: 0010_admin
 Revises: 0007_pending_replies
@@ -28,6 +28,13 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("last_hit_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("faq_id"),
+    )
+    op.create_table(
+        "calendar_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("workday", sa.Boolean(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("day"),
     )
     op.create_table(
         "admin_editor_roles",
@@ -60,6 +67,7 @@ def downgrade() -> None:
             batch_op.drop_index(f"ix_admin_audit_{column}")
     op.drop_table("admin_audit")
     op.drop_table("admin_editor_roles")
+    op.drop_table("calendar_days")
     op.drop_table("faq_hits")
     with op.batch_alter_table("faqs", schema=None) as batch_op:
         for column in ("updated_by", "draft", "valid_until", "valid_from"):

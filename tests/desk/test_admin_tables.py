@@ -55,3 +55,34 @@ def test_an_admin_moves_a_departments_hours_and_grants_an_editor_role(as_, sessi
     assert granted.status_code in (302, 303), granted.text[:500]
     with sessions() as session:
         assert session.get(EditorRole, clerk.id).departments == ["career"]
+
+
+def test_an_admin_enters_a_holiday_and_a_makeup_workday_for_booking_and_office_hours(as_, sessions) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date, datetime
+
+    from desk.handoff.office_hours import OfficeHours
+    from knowledge_base.booking.availability import load_bookable
+    from knowledge_base.booking.types import BookingPolicy
+    from knowledge_base.calendar_days import CachedOverrides
+    from knowledge_base.holidays import OfficeCalendar
+    from knowledge_base.timeexpr import TZ
+
+    boss = as_("boss")
+    monday, saturday = date(2027, 1, 4), date(2027, 1, 9)  # a year chinese-calendar does not know yet
+    hours = OfficeHours.parse("mon-fri: 08:30-11:30", OfficeCalendar(CachedOverrides(sessions, refresh_seconds=0)))
+    assert hours.is_open(datetime(2027, 1, 4, 9, 0, tzinfo=TZ))
+    assert not hours.is_open(datetime(2027, 1, 9, 9, 0, tzinfo=TZ))
+    for day, workday, name in ((monday, "false", "校庆日"), (saturday, "true", "调休上班")):
+        form = {"day": day.isoformat(), "name": name, **({"workday": "y"} if workday == "true" else {})}
+        created = boss.post("/admin/db/calendar-day/create", data=form, follow_redirects=False)
+        assert created.status_code in (302, 303), created.text[:300]
+    assert not hours.is_open(datetime(2027, 1, 4, 9, 0, tzinfo=TZ))  # the desk is closed on the admin's holiday
+    assert hours.is_open(datetime(2027, 1, 9, 9, 0, tzinfo=TZ))  # and open on the 调休 Saturday
+    policy = BookingPolicy()
+    with sessions() as session:
+        _, schedule = load_bookable(session, "counseling", OfficeCalendar(), policy)
+        closed = schedule.day_status(monday)
+        assert (closed.closed_reason, closed.holiday) == ("holiday", "校庆日")
+        times = [s.start.time() for s in schedule.slots_on(saturday)]
+        assert times and times == [s.start.time() for s in schedule.slots_on(date(2027, 1, 11))]  # Monday's hours
+    assert boss.get("/api/admin/audit", params={"action": "calendar-day.create"}).json()
