@@ -18,7 +18,8 @@ from desk.admin import audit
 from desk.admin.models import EditorRole
 from desk.staff.accounts import StaffUser
 from desk.staff.security import current_staff
-from knowledge_base.models import CalendarDay, Department
+from knowledge_base import repository
+from knowledge_base.models import CalendarDay, Department, Service
 
 BASE_URL = "/admin/db"
 
@@ -69,6 +70,7 @@ class AuditedView(ModelView):
     """A table view whose creates, edits and deletes land in the audit log."""
 
     desk_sessions: sessionmaker | None = None
+    changes_kb = False  # the bot's catalog index is rebuilt (KB revision bumped) after a change
 
     def _record(self, request: Request, action: str, model: Any, after: dict[str, Any] | None) -> None:
         user = getattr(request.state, "admin_user", None)
@@ -87,6 +89,8 @@ class AuditedView(ModelView):
                 None if action == "create" else _row(model) if after is None else None,
                 after,
             )
+            if self.changes_kb:
+                repository.bump_revision(session)
 
     async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
         self._record(request, "create" if is_created else "update", model, _row(model))
@@ -96,11 +100,27 @@ class AuditedView(ModelView):
 
 
 class DepartmentView(AuditedView, model=Department):
+    changes_kb = True
     name = "部门"
     name_plural = "部门"
     column_list = [Department.id, Department.name, Department.location, Department.hours, Department.phone]
     column_searchable_list = [Department.id, Department.name]
     form_excluded_columns = [Department.services]
+
+
+class ServiceView(AuditedView, model=Service):
+    """The catalog's services and their 一次性告知 fields (materials, place, hours, processing time, mode)."""
+
+    changes_kb = True
+    name = "服务（一次性告知）"
+    name_plural = "服务（一次性告知）"
+    form_include_pk = True
+    column_list = [Service.id, Service.name, Service.department_id, Service.mode, Service.bookable,
+                   Service.capacity_per_slot, Service.location, Service.hours]  # fmt: skip
+    column_searchable_list = [Service.id, Service.name]
+    form_columns = [Service.id, Service.name, Service.aliases, Service.department, Service.mode, Service.bookable,
+                    Service.duration_minutes, Service.capacity_per_slot, Service.location, Service.hours,
+                    Service.processing_time, Service.materials, Service.notes]  # fmt: skip
 
 
 class StaffUserView(AuditedView, model=StaffUser):
@@ -141,6 +161,6 @@ def mount(app: FastAPI, secret_key: str) -> sessionmaker:
         title="部门与账号",
         authentication_backend=StaffLoginBackend(app, secret_key),
     )
-    for view in (DepartmentView, StaffUserView, EditorRoleView, CalendarDayView):
+    for view in (DepartmentView, ServiceView, StaffUserView, EditorRoleView, CalendarDayView):
         admin.add_view(view)
     return tables

@@ -3,6 +3,7 @@ change lands in the audit log."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -86,3 +87,27 @@ def test_an_admin_enters_a_holiday_and_a_makeup_workday_for_booking_and_office_h
         times = [s.start.time() for s in schedule.slots_on(saturday)]
         assert times and times == [s.start.time() for s in schedule.slots_on(date(2027, 1, 11))]  # Monday's hours
     assert boss.get("/api/admin/audit", params={"action": "calendar-day.create"}).json()
+
+
+def test_an_admin_changes_a_services_materials_and_the_card_shows_them(as_, sessions, kb) -> None:  # type: ignore[no-untyped-def]
+    boss = as_("boss")
+    page = boss.get("/admin/db/service/edit/certificate_issuing")
+    assert page.status_code == 200, page.text[:300]
+    before = kb.service_card("certificate_issuing")
+    with sessions() as session:
+        from knowledge_base.models import Service
+
+        svc = session.get(Service, "certificate_issuing")
+        form = {"id": svc.id, "name": svc.name, "aliases": json.dumps(svc.aliases, ensure_ascii=False),
+                "department": svc.department_id,
+                "mode": svc.mode, "bookable": "y" if svc.bookable else "", "location": svc.location,
+                "hours": svc.hours, "processing_time": "立等可取", "materials": '["学生证", "身份证"]',
+                "notes": svc.notes, "duration_minutes": str(svc.duration_minutes or ""),
+                "capacity_per_slot": str(svc.capacity_per_slot or "")}  # fmt: skip
+    form = {k: v for k, v in form.items() if v != ""}
+    saved = boss.post("/admin/db/service/edit/certificate_issuing", data=form, follow_redirects=False)
+    assert saved.status_code in (302, 303), saved.text[:300]
+    card = kb.service_card("certificate_issuing")
+    assert card.materials == ["学生证", "身份证"] and card.processing_time == "立等可取"
+    assert card.materials != before.materials
+    assert kb.find_services("我要开在读证明") == ["certificate_issuing"]
