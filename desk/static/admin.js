@@ -25,7 +25,7 @@
     return { ok: resp.ok, status: resp.status, data, etag: resp.headers.get("ETag") };
   }
 
-  const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "—");
+  const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "—");
 
   // -- list ---------------------------------------------------------------------------------------
   async function loadList() {
