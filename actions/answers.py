@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -26,6 +27,8 @@ from knowledge_base.names import (
     PAYLOAD_REQUEST_HUMAN,
 )
 from knowledge_base.repository import NotFound
+
+logger = logging.getLogger(__name__)
 
 GIVE_UP_BUTTONS = [
     {"title": "转人工", "payload": PAYLOAD_REQUEST_HUMAN},
@@ -54,6 +57,14 @@ def utter_answer(dispatcher: CollectingDispatcher, answer: FaqAnswer, guide_butt
         buttons=buttons,
         json_message=decision_json("faq_answer", [answer.faq_id]),
     )
+
+
+async def count_hit(kb: KnowledgeBase, faq_id: str) -> None:
+    """Record that the bot answered with this entry; a failure here never stops the answer."""
+    try:
+        await asyncio.to_thread(kb.record_hit, faq_id)
+    except Exception:  # noqa: BLE001  (statistics only)
+        logger.warning("could not record a hit of FAQ %s", faq_id, exc_info=True)
 
 
 async def decide(kb: KnowledgeBase, tracker: Tracker) -> Outcome:
@@ -88,6 +99,7 @@ async def render_faq(
             dispatcher.utter_message(response="utter_faq_gone")
             return True
         utter_answer(dispatcher, answer, guide_button)
+        await count_hit(kb, answer.faq_id)
     elif outcome.kind == "faq_suggest":
         names = await asyncio.to_thread(lambda: {i: kb.faq(i).question for i in outcome.faq_ids[:3]})
         buttons = [{"title": q, "payload": choose_payload(i)} for i, q in names.items()]

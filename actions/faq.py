@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import GIVE_UP_BUTTONS, decide, decision_json, render_faq, utter_answer
+from actions.answers import GIVE_UP_BUTTONS, count_hit, decide, decision_json, render_faq, utter_answer
 from actions.handoff import REASON_NOT_UNDERSTOOD, send_handoff
 from actions.kb import first_entity, knowledge_base
 from knowledge_base.decisions import Outcome
@@ -46,6 +46,7 @@ class ActionAnswerFaq(Action):
                 dispatcher.utter_message(response="utter_faq_gone")
                 return []
             utter_answer(dispatcher, answer)
+            await count_hit(kb, answer.faq_id)
             return [SlotSet(SLOT_GIVE_UPS, 0.0)]
         outcome = await decide(kb, tracker)
         if outcome.kind not in ("faq_none", "faq_answer", "faq_suggest", "decline"):

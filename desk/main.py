@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
+from desk.admin import table_admin
+from desk.admin.table_admin import AuditedView
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
@@ -29,6 +31,9 @@ from desk.privacy.retention import Retention, RetentionWorker
 from desk.privacy.students import StudentData
 from desk.privacy.tracker import TrackerEvents, tracker_url
 from desk.routes import (
+    admin_data_api,
+    admin_faq_api,
+    admin_pages,
     appointments_api,
     appointments_pages,
     console_api,
@@ -71,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
+        tables.configure(bind=engine)  # the /admin/db table editors
+        AuditedView.desk_sessions = app.state.sessions
         app.state.http = http
         # one Rasa server, or several with each conversation on one of them (desk/chat/replicas.py)
         app.state.rasa = bot_client(
@@ -151,5 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_surveys.router)
     app.include_router(insight_digest.router)
     app.include_router(insight_menu.router)
+    app.include_router(admin_faq_api.router)
+    app.include_router(admin_data_api.router)
+    app.include_router(admin_pages.router)
     register_error_handlers(app)
+    tables = table_admin.mount(app, settings.secret_key)
     return app

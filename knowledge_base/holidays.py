@@ -10,6 +10,7 @@ schedule exceptions.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -48,14 +49,35 @@ class DayKind:
         return HOLIDAY_NAMES_ZH.get(self.holiday, self.holiday) if self.holiday else None
 
 
-class OfficeCalendar:
-    """Workdays, public holidays and make-up workdays of mainland China."""
+@dataclass(frozen=True)
+class DayOverride:
+    """An admin's setting for one date: a workday (调休上班) or a holiday with its name."""
 
-    def __init__(self) -> None:
+    workday: bool
+    name: str = ""
+
+
+Overrides = Callable[[], Mapping[date, DayOverride]]
+
+
+class OfficeCalendar:
+    """Workdays, public holidays and make-up workdays of mainland China, with the admins' own dates first."""
+
+    def __init__(self, overrides: Overrides | None = None) -> None:
         self._warned_years: set[int] = set()
+        self._overrides = overrides
+
+    def with_overrides(self, overrides: Mapping[date, DayOverride]) -> OfficeCalendar:
+        """This calendar with these admin-entered dates taking precedence."""
+        return OfficeCalendar(lambda: overrides)
 
     def day_kind(self, day: date) -> DayKind:
         """Classify a date; never raises for years the package does not know."""
+        own = self._overrides().get(day) if self._overrides is not None else None
+        if own is not None:
+            if own.workday:
+                return DayKind(workday=True, makeup_workday=day.weekday() >= 5)
+            return DayKind(workday=False, holiday=own.name or "休息日")
         try:
             workday = chinese_calendar.is_workday(day)
             _, name = chinese_calendar.get_holiday_detail(day)

@@ -138,6 +138,14 @@ class FaqIn(_Entry):
     tags: list[str] = []
     service: str | None = None
     published: bool = True
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> FaqIn:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
 
 
 class KbFileIn(BaseModel):

@@ -6,10 +6,10 @@ so imports, exports, the NLU lookup tables and the benchmark all speak of the sa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from knowledge_base import clock
@@ -74,6 +74,12 @@ class Faq(Base):
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the bot uses the entry only from valid_from to valid_until (local dates, both included)
+    valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # unpublished edits of a published entry (the editor's draft); the bot keeps the live fields
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(100), default="system")
 
     department: Mapped[Department | None] = relationship()
     service: Mapped[Service | None] = relationship()
@@ -88,7 +94,15 @@ class Faq(Base):
             "tags": list(self.tags or []),
             "service": self.service_id,
             "published": self.published,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
         }
+
+    def valid_on(self, day: date) -> bool:
+        """Whether the entry's validity dates include `day`."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
 
 
 class FaqRevision(Base):
@@ -121,3 +135,24 @@ class KbRevision(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FaqHit(Base):
+    """How often, and when last, the bot answered with an FAQ entry (the editor's "no hits" filter)."""
+
+    __tablename__ = "faq_hits"
+
+    faq_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CalendarDay(Base):
+    """A date an admin sets by hand: a holiday (closed) or a make-up workday (调休上班), overriding the
+    chinese-calendar package (which knows only the years published so far)."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(100), default="")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from knowledge_base.booking import schedule_store
 from knowledge_base.kbfile import FaqIn, KbFileIn
-from knowledge_base.models import Department, Faq, FaqRevision, KbRevision, Service, Synonym, utcnow
+from knowledge_base.models import Department, Faq, FaqHit, FaqRevision, KbRevision, Service, Synonym, utcnow
 
 
 class KnowledgeBaseError(Exception):
@@ -80,14 +80,17 @@ def save_faq(session: Session, data: FaqIn, changed_by: str = "system") -> Faq:
         "tags": list(data.tags),
         "service_id": data.service,
         "published": data.published,
+        "valid_from": data.valid_from,
+        "valid_until": data.valid_until,
     }
     faq = session.get(Faq, data.id)
     if faq is None:
-        faq = Faq(id=data.id, version=1, updated_at=utcnow(), **values)
+        faq = Faq(id=data.id, version=1, updated_at=utcnow(), updated_by=changed_by, **values)
         session.add(faq)
     elif _apply(faq, values):
         faq.version += 1
         faq.updated_at = utcnow()
+        faq.updated_by = changed_by
     else:
         return faq
     session.flush()
@@ -212,6 +215,9 @@ def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shan
             entry["service"] = f.service_id
         if not f.published:
             entry["published"] = False
+        for key in ("valid_from", "valid_until"):
+            if getattr(f, key) is not None:
+                entry[key] = getattr(f, key).isoformat()
         faqs.append(entry)
     synonyms: dict[str, list[str]] = {}
     for syn in session.scalars(select(Synonym).order_by(Synonym.canonical, Synonym.variant)):
@@ -242,6 +248,17 @@ def get_faq(session: Session, faq_id: str) -> Faq:
     if faq is None:
         raise NotFound(f"FAQ '{faq_id}' does not exist")
     return faq
+
+
+def record_hit(session: Session, faq_id: str) -> None:
+    """Count one answer given with an FAQ entry (not a KB change: the revision stays)."""
+    hit = session.get(FaqHit, faq_id)
+    if hit is None:
+        hit = FaqHit(faq_id=faq_id, hits=0)
+        session.add(hit)
+    hit.hits = (hit.hits or 0) + 1
+    hit.last_hit_at = utcnow()
+    session.flush()
 
 
 def is_empty(session: Session) -> bool:

@@ -40,7 +40,9 @@ from desk.handoff.tickets import (  # noqa: F401  (the errors and TicketOpened a
 )
 from desk.models import TICKET_QUEUED
 from desk.staff.accounts import CurrentUser
+from knowledge_base.calendar_days import CachedOverrides
 from knowledge_base.handoff_policy import PRIORITY_URGENT
+from knowledge_base.holidays import OfficeCalendar
 from knowledge_base.models import utcnow
 from knowledge_base.names import channel_of
 from knowledge_base.settings import Settings
@@ -59,7 +61,8 @@ class Handoffs:
         self._sessions = sessions
         self._line = line
         self._clock = clock
-        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS)
+        calendar = OfficeCalendar(CachedOverrides(sessions))  # admin-entered holidays and 调休 days count
+        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS, calendar)
         self.idle = timedelta(minutes=float(settings.handoff.idle_minutes))
         self.tickets = TicketStore(sessions, self.hours, self.idle, self.now)
         self.staff = StaffTickets(sessions, self.hours, self.now)

@@ -26,6 +26,7 @@ from knowledge_base.booking.models import BookingSlot
 from knowledge_base.booking.schedule import ServiceSchedule, SlotSpec
 from knowledge_base.booking.schedule_store import load_schedule
 from knowledge_base.booking.types import BookingPolicy, Slot
+from knowledge_base.calendar_days import load_overrides
 from knowledge_base.holidays import OfficeCalendar
 from knowledge_base.models import Service
 from knowledge_base.timeexpr import TZ
@@ -53,6 +54,7 @@ def load_bookable(
 ) -> tuple[Service, ServiceSchedule]:
     """A bookable service with its schedule, or ServiceNotBookable."""
     service = session.get(Service, service_id)
+    calendar = calendar.with_overrides(load_overrides(session))  # the admins' holidays and 调休 days
     schedule = load_schedule(session, service, calendar, policy.makeup_weekday) if service is not None else None
     if service is None or schedule is None:
         raise ServiceNotBookable(service_id)

@@ -12,13 +12,13 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import nlu_assets, repository, timeexpr
+from knowledge_base import clock, nlu_assets, repository, timeexpr
 from knowledge_base import text as kbtext
 from knowledge_base.faq import dense
 from knowledge_base.faq.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
@@ -98,10 +98,21 @@ class ServiceCard:
 
 
 class _Snapshot:
-    def __init__(self, revision: int, retriever: FaqRetriever | HybridRetriever, matcher: CatalogMatcher) -> None:
+    def __init__(
+        self,
+        revision: int,
+        retriever: FaqRetriever | HybridRetriever,
+        matcher: CatalogMatcher,
+        day: date | None = None,
+    ) -> None:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
+        # the local date the index was built for, when some entry has validity dates (rebuilt next day)
+        self.day = day
+
+    def current(self, revision: int, today: date) -> bool:
+        return self.revision == revision and (self.day is None or self.day == today)
 
 
 # Shorter messages ("校园卡", "奖学金") name a topic, not a question: they get suggestions, not an answer.
@@ -191,18 +202,24 @@ class KnowledgeBase:
     # -- cache -------------------------------------------------------------------------------------
     def _current(self, session: Session) -> _Snapshot:
         revision = repository.current_revision(session)
+        today = clock.local_now().date()
         snap = self._snapshot
-        if snap is not None and snap.revision == revision:
+        if snap is not None and snap.current(revision, today):
             return snap
         with self._lock:
             snap = self._snapshot
-            if snap is not None and snap.revision == revision:
+            if snap is not None and snap.current(revision, today):
                 return snap
-            snap = self._build(session, revision)
+            snap = self._build(session, revision, today)
             self._snapshot = snap
             return snap
 
-    def _build(self, session: Session, revision: int) -> _Snapshot:
+    def _live_entries(self, session: Session, today: date) -> list[Faq]:
+        """The entries the bot answers with: published and valid today."""
+        rows = session.scalars(select(Faq).where(Faq.published.is_(True)).order_by(Faq.id)).all()
+        return [f for f in rows if f.valid_on(today)]
+
+    def _build(self, session: Session, revision: int, today: date) -> _Snapshot:
         services = session.scalars(select(Service)).all()
         departments = session.scalars(select(Department)).all()
         synonyms = {s.variant: s.canonical for s in session.scalars(select(Synonym))}
@@ -210,6 +227,8 @@ class KnowledgeBase:
         terms += [t for d in departments for t in (d.name, *d.aliases)]
         terms += list(synonyms.values()) + list(synonyms.keys())
         kbtext.add_terms(terms)
+        live = self._live_entries(session, today)
+        dated = any(f.valid_from or f.valid_until for f in session.scalars(select(Faq)))
         docs = [
             FaqDoc(
                 faq_id=f.id,
@@ -220,11 +239,12 @@ class KnowledgeBase:
                 department_id=f.department_id,
                 service_id=f.service_id,
             )
-            for f in session.scalars(select(Faq).where(Faq.published.is_(True)).order_by(Faq.id))
+            for f in live
         ]
         linked: dict[str, list[str]] = {}
-        for f in session.scalars(select(Faq).where(Faq.service_id.is_not(None), Faq.published.is_(True))):
-            linked.setdefault(f.service_id or "", []).extend([f.question, *(f.similar or [])])
+        for f in live:
+            if f.service_id:
+                linked.setdefault(f.service_id, []).extend([f.question, *(f.similar or [])])
         examples = nlu_assets.service_examples()
         profiles = [
             FaqDoc(
@@ -246,7 +266,7 @@ class KnowledgeBase:
         logger.info("knowledge base index rebuilt: revision %s, %d FAQ entries", revision, len(docs))
         lexical = FaqRetriever(docs, synonyms)
         retriever = HybridRetriever(lexical, dense.build_index(docs)) if self.use_dense else lexical
-        return _Snapshot(revision, retriever, matcher)
+        return _Snapshot(revision, retriever, matcher, today if dated else None)
 
     # -- FAQ ---------------------------------------------------------------------------------------
     def search(self, message: str, k: int = 3) -> list[FaqMatch]:
@@ -271,12 +291,16 @@ class KnowledgeBase:
         """A published FAQ entry by id (raises repository.NotFound)."""
         with self._sessions() as session:
             faq = repository.get_faq(session, faq_id)
-            if not faq.published:
+            if not faq.published or not faq.valid_on(clock.local_now().date()):
                 raise repository.NotFound(f"FAQ '{faq_id}' is not published")
             return self._faq_answer(session, faq_id)
 
-    @staticmethod
-    def _faq_answer(session: Session, faq_id: str) -> FaqAnswer:
+    def record_hit(self, faq_id: str) -> None:
+        """Count an answer given with this entry (for the editor's "no hits for 30 days" filter)."""
+        with self._sessions() as session, session.begin():
+            repository.record_hit(session, faq_id)
+
+    def _faq_answer(self, session: Session, faq_id: str) -> FaqAnswer:
         faq = repository.get_faq(session, faq_id)
         dep = faq.department
         return FaqAnswer(

@@ -1,7 +1,7 @@
 """insight: the bot's decision on each student message, its channel; question clusters, surveys, stages
 
 Revision ID: 0011_insight
-Revises: 0008_privacy_data
+Revises: 0010_admin
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_insight"
-down_revision = "0008_privacy_data"
+down_revision = "0010_admin"
 branch_labels = None
 depends_on = None
 
