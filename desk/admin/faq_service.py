@@ -120,12 +120,21 @@ def create(session: Session, editor: Editor, data: FaqCreate) -> Faq:
     return _saved(session, faq, editor, "faq.create", None, live=data.publish)
 
 
+ANSWER_TO_WRITE = "【待填写答案】"  # a suggested draft without an answer; it cannot be published as is
+
+
+def _check_answer(content: dict[str, Any]) -> None:
+    if str(content.get("answer", "")).startswith(ANSWER_TO_WRITE):
+        raise Invalid("答案尚未填写：请先写好答案再发布")
+
+
 def create_draft(session: Session, editor: Editor, data: DraftIn) -> Faq:
-    """A draft entry from a suggestion (question, similar questions, answer, department, source)."""
+    """A draft entry from a suggestion (question, similar questions, answer, department, source); without
+    an answer it gets `ANSWER_TO_WRITE`, which publishing refuses."""
     fields = FaqCreate(
         question=data.question,
         similar=data.similar_questions,
-        answer=data.answer,
+        answer=data.answer.strip() or f"{ANSWER_TO_WRITE}请根据相似问法写出答案。",
         department=data.department,
         tags=[f"来源:{data.source}"[:50]] if data.source.strip() else [],
     )
@@ -140,6 +149,8 @@ def update(session: Session, editor: Editor, faq_id: str, data: FaqUpdate, if_ma
     _check_version(faq, data.version, if_match)
     _check_refs(session, content)
     before = _state(faq)
+    if data.publish:
+        _check_answer(content)
     if faq.published and not data.publish:
         faq.draft = None if content == live_content(faq) else content
         return _saved(session, faq, editor, "faq.save_draft", before, live=False)
@@ -158,6 +169,7 @@ def publish(session: Session, editor: Editor, faq_id: str, version: int, if_matc
     _check_rights(editor, faq.department_id, (pending or {}).get("department", faq.department_id))
     _check_version(faq, version, if_match)
     before = _state(faq)
+    _check_answer(pending or live_content(faq))
     if pending:
         _check_refs(session, pending)
         _set_live(faq, pending)

@@ -88,7 +88,7 @@ class DraftIn(FormModel):
 
     question: Text = Field(title="标准问题", min_length=2, max_length=500)
     similar_questions: list[Line] = Field(default=[], title="相似问法", max_length=100)
-    answer: Text = Field(title="答案", min_length=2, max_length=5000)
+    answer: Text = Field(default="", title="答案（可空：草稿里标为待填写）", max_length=5000)
     department: RefId | None = Field(default=None, title="部门")
     source: Text = Field(default="", title="来源", max_length=200)
 

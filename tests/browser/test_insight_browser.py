@@ -138,10 +138,15 @@ def test_the_dashboard_draws_every_chart_and_drafts_from_a_cluster(browser: Any,
         assert set(draft) == {"question", "similar_questions", "answer", "department", "source"}
         assert sorted([draft["question"], *draft["similar_questions"]]) == sorted(CATS)
         assert draft["source"].startswith("insight:cluster:")
-        assert "FAQ 编辑器尚未启用" in page.wait_for_selector("#cluster-notice.error").inner_text()
+        notice = page.wait_for_selector("#cluster-notice:has(a)")
+        assert "已生成草稿" in notice.inner_text()
+        editor = notice.query_selector("a").get_attribute("href")
+        assert editor.startswith("/admin/faqs/")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.goto(f"{url}{editor}")  # the draft waits in the FAQ editor
+        assert draft["question"] in page.content()
     finally:
         context.close()
 

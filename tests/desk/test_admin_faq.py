@@ -201,6 +201,22 @@ def test_insight_creates_a_draft_through_the_contract(as_, kb: KnowledgeBase) ->
     assert as_("boss").post("/api/admin/faq/drafts", json={**body, "department": "nowhere"}).status_code == 400
 
 
+def test_a_suggested_draft_without_an_answer_cannot_be_published_until_one_is_written(as_) -> None:  # type: ignore[no-untyped-def]
+    boss = as_("boss")
+    body = {"question": "宿舍空调坏了找谁修", "similar_questions": ["空调不制冷怎么报修"], "department": None,
+            "source": "insight:cluster:abc"}  # fmt: skip
+    created = boss.post("/api/admin/faq/drafts", json=body)
+    assert created.status_code == 201
+    detail = boss.get(f"/api/admin/faqs/{created.json()['id']}").json()
+    assert detail["answer"].startswith("【待填写答案】")
+    refused = boss.post(f"/api/admin/faqs/{detail['id']}/publish", json={"version": detail["version"]})
+    assert refused.status_code == 400 and "答案尚未填写" in refused.json()["detail"]
+    written = boss.put(
+        f"/api/admin/faqs/{detail['id']}", json=body_of(detail, answer="请在线提交报修单。", publish=True)
+    )
+    assert written.status_code == 200 and written.json()["state"] == "published"
+
+
 def test_every_change_is_audited_and_the_log_is_append_only(as_, sessions: sessionmaker) -> None:  # type: ignore[no-untyped-def]
     boss = as_("boss")
     detail = boss.get(f"/api/admin/faqs/{SCHOLARSHIP}").json()
