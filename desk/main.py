@@ -21,6 +21,8 @@ from desk.chat.rasa_client import RasaClient
 from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
+from desk.guard import http as guard_http
+from desk.guard.limits import make_counters
 from desk.handoff.service import Handoffs
 from desk.routes import (
     appointments_api,
@@ -30,6 +32,7 @@ from desk.routes import (
     console_socket,
     health,
     staff,
+    staff_account,
     telegram,
     webchat,
     wechat,
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = SessionTokens(settings.secret_key)
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
+        app.state.counters = make_counters(settings.redis_url)  # per-address limits (desk/guard/limits.py)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
         transcript.add_listener(app.state.hub.deliver)
         app.state.handoffs = Handoffs(app.state.sessions, transcript, settings)
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.reminders.stop()
             await app.state.channels.stop()
             await http.aclose()
+            await app.state.counters.close()
             engine.dispose()
 
     app = FastAPI(title="Campus help desk", version=VERSION, lifespan=lifespan)
@@ -106,10 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram.router)
     app.include_router(wechat.router)
     app.include_router(staff.router)
+    app.include_router(staff_account.router)
     app.include_router(console_pages.router)
     app.include_router(console_api.router)
     app.include_router(console_socket.router)
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
     register_error_handlers(app)
+    guard_http.install(app, settings)  # trusted proxies, security headers, no query strings in the access log
     return app

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.config import PROJECT_ROOT, load_or_create_secrets
+from knowledge_base.security_settings import SecuritySettings
 
 PREFIX = "HELPDESK_"
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
@@ -211,6 +212,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "supervisor": SupervisorSettings,
     "pending": PendingSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -261,7 +263,8 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str = ""
     secret_key: str = ""  # signs the web chat and staff cookies
-    cookie_secure: bool = False
+    cookie_secure: bool = False  # staff and web chat cookies are Secure anyway when public_url is https
+    redis_url: str = ""  # shared rate-limit counters (and scale-out) when set
     university_name: str = "示例大学"
     desk_drain_seconds: int = Field(default=15, ge=1)  # SIGTERM: the desk's in-flight requests finish within this
 
@@ -277,6 +280,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     pending: PendingSettings = Field(default_factory=PendingSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -334,6 +338,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def https(self) -> bool:
+        """Whether cookies must be Secure (and HSTS sent): the public URL is https, or HELPDESK_COOKIE_SECURE."""
+        return self.cookie_secure or self.public_url.lower().startswith("https://")
 
     def updated(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat names or groups), validated again."""

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from desk.guard.http import uvicorn_proxy_args
 from desk.ops.restarts import GIVEN_UP, RESTARTING, RUNNING, STOPPED, RestartPolicy, StatusFile, status_path
 from desk.settings import Settings, get_settings
 from knowledge_base import config as kb_config
@@ -152,6 +153,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 "wsproto",
                 "--timeout-graceful-shutdown",
                 str(settings.desk_drain_seconds),
+                *uvicorn_proxy_args(settings),  # X-Forwarded-For only from HELPDESK_SECURITY_TRUSTED_PROXIES
             ],
             desk_env,
             logs / "desk.log",
