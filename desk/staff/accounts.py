@@ -125,6 +125,13 @@ class CurrentUser:
         return cls(user.id, user.username, user.display_name or user.username, user.is_admin, tuple(user.departments))
 
 
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def hash_password(password: str) -> str:
     """An argon2id hash of the password."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -227,12 +234,7 @@ def change_password(session: Session, user_id: int, current: str, new: str, keep
     user = session.get(StaffUser, user_id)
     if user is None or not user.active:
         raise InvalidCredentials("account not found")
-    verified: bool = False
-    try:
-        verified = _hasher.verify(user.password_hash, current)
-    except (VerificationError, InvalidHashError):
-        pass
-    if not verified:
+    if not _verify(user.password_hash, current):
         raise InvalidCredentials("wrong current password")
     if new == current:
         raise WeakPassword("the new password must differ from the current one")
