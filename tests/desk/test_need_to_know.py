@@ -142,3 +142,33 @@ def test_a_transcript_holds_no_earlier_ticket_of_another_department(client: Test
     as_user(client, "li", people["li"])
     texts = [m["text"] for m in client.get(f"/api/staff/tickets/{first}").json()["transcript"]]
     assert CARD_TEXT in texts and CRISIS_TEXT not in texts  # nor a later one
+
+
+async def test_the_live_feed_alerts_everyone_but_sends_the_words_only_to_those_who_may_read() -> None:
+    from desk.staff.console_hub import StaffHub
+    from desk.staff.console_queries import TicketMeta
+
+    people = {
+        "li": accounts.CurrentUser(2, "li", "李老师", False, ("campus_card",)),
+        "wang": accounts.CurrentUser(3, "wang", "王老师", False, ("mental_health",)),
+    }
+    got: dict[str, list[dict]] = {name: [] for name in people}  # type: ignore[type-arg]
+    hub = StaffHub(lambda ticket_id: TicketMeta("mental_health", "urgent", None, True))
+    for name, user in people.items():
+
+        async def send(frame: dict, name: str = name) -> None:  # type: ignore[type-arg]
+            got[name].append(frame)
+
+        hub.join(user, send)
+    ticket = {
+        "id": 7, "department_id": "mental_health", "priority": "urgent", "status": "queued", "claimed_by": None,
+        "conversation_id": "web:x", "last_text": CRISIS_TEXT, "summary": [CRISIS_TEXT],
+    }  # fmt: skip
+    await hub.publish({"type": "alert", "ticket": ticket})
+    await hub.publish({"type": "message", "ticket_id": 7, "conversation_id": "web:x", "message": {"text": CRISIS_TEXT}})
+    assert [f["type"] for f in got["li"]] == ["alert"] and CRISIS_TEXT not in str(got["li"])
+    assert got["li"][0]["ticket"]["restricted"] is True
+    assert [f["type"] for f in got["wang"]] == ["alert", "message"] and CRISIS_TEXT in str(got["wang"][1])
+    await hub.publish({"type": "ticket", "ticket": {**ticket, "status": "claimed", "claimed_by": 2}})  # 李老师 took it
+    await hub.publish({"type": "message", "ticket_id": 7, "conversation_id": "web:x", "message": {"text": "谢谢"}})
+    assert got["li"][-1]["type"] == "message" and got["li"][-2]["ticket"]["restricted"] is False
