@@ -8,7 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from desk.models import Conversation, HandoffRequest, Message
+from desk.models import OUTBOX_FAILED, Conversation, HandoffRequest, Message, OutboxItem
 from desk.staff import accounts
 
 CRISIS_TEXT = "我真的撑不下去了，电话13912345678"
@@ -103,11 +103,18 @@ def test_an_urgent_ticket_alerts_everyone_but_opens_only_to_the_claimer_counsell
     people,  # type: ignore[no-untyped-def]
 ) -> None:
     ticket = add_ticket(sessions, "web:u", [CRISIS_TEXT], "mental_health", "crisis", "urgent")
+    with sessions() as session, session.begin():  # a reply the channel refused: its words are the chat's too
+        reply = Message(conversation_id="web:u", role="bot", text="心理中心的回复")
+        session.add(reply)
+        session.flush()
+        session.add(OutboxItem(message_id=reply.id, conversation_id="web:u", channel="web", status=OUTBOX_FAILED))
     for name in ("li", "zhao", "wang", "admin"):
         as_user(client, name, people[name])
         assert ticket in [t["id"] for t in client.get("/api/staff/tickets").json()], name
         status = client.get(f"/api/staff/tickets/{ticket}").status_code
         assert status == (200 if name in ("wang", "admin") else 404), name
+        undelivered = [u["text"] for u in client.get("/api/staff/undelivered").json()]
+        assert undelivered == (["心理中心的回复"] if name in ("wang", "admin") else []), name
 
     csrf = as_user(client, "zhao", people["zhao"])  # nothing to note, move or end without reading it
     assert (
