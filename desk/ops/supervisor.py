@@ -151,9 +151,9 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 "--no-server-header",
                 "--ws",
                 "wsproto",
+                *uvicorn_proxy_args(settings),  # X-Forwarded-For only from HELPDESK_SECURITY_TRUSTED_PROXIES
                 "--timeout-graceful-shutdown",
                 str(settings.desk_drain_seconds),
-                *uvicorn_proxy_args(settings),  # X-Forwarded-For only from HELPDESK_SECURITY_TRUSTED_PROXIES
             ],
             desk_env,
             logs / "desk.log",

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from desk.guard.http import DropQueryString
 from desk.guard.limits import MemoryCounters, RedisCounters, allow
 from desk.main import create_app
+from desk.ops import supervisor
 from desk.settings import Settings
 from desk.staff import accounts
 from tests.stack import missing
@@ -83,6 +85,20 @@ def test_new_chats_are_limited_per_address_and_forwarded_for_counts_only_behind_
         assert new_chat(client, "10.0.0.11, 10.0.0.9") == 429  # the client is the right-most untrusted hop
         client.cookies.clear()
         assert client.post("/api/webchat/session").status_code == 200  # the proxy's own address: its own key
+
+
+def test_helpdesk_run_gives_uvicorn_the_same_trusted_proxies(tmp_path: Path) -> None:
+    base = Settings(var_dir=tmp_path, rasa_token="t" * 32, secret_key="s" * 32)
+    for settings, expected in (
+        (base, ["--no-proxy-headers"]),  # nobody trusted: uvicorn's default would trust 127.0.0.1
+        (
+            base.updated(security_trusted_proxies="10.0.0.5, 10.0.1.0/24"),
+            ["--proxy-headers", "--forwarded-allow-ips", "10.0.0.5,10.0.1.0/24"],
+        ),
+    ):
+        [desk] = [c for c in supervisor.build_children(settings, tmp_path / "model.tar.gz") if c.name == "desk"]
+        assert " ".join(expected) in " ".join(desk.argv)
+        assert desk.argv.count("--forwarded-allow-ips") == (1 if len(expected) > 1 else 0)
 
 
 def login(client: TestClient, forwarded_for: str, password: str = "wrong-password") -> int:
