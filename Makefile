@@ -42,10 +42,11 @@ test-py: setup train ## run pytest (unit, e2e and browser tests)
 
 test: validate test-stories test-py ## set up and run every test (Rasa data validation, story tests, pytest)
 
-lint: setup ## ruff (lint + format check), mypy, import directions (.importlinter)
+lint: setup ## ruff (lint + format check), mypy, import directions (.importlinter), deploy/ files
 	@$(APP)/ruff check . && $(APP)/ruff format --check .
 	@$(APP)/mypy
 	@$(APP)/lint-imports --no-logo --no-cache
+	@$(APP)/python scripts/check_deploy.py
 
 KB ?= ../shared/benchmarks/campus/kb.yml
 DATA ?= ../shared/benchmarks/campus/dev_faq.jsonl ../shared/benchmarks/campus/dev_dialogue.jsonl

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -36,13 +37,23 @@ def choose_payload(faq_id: str) -> str:
     return "/" + INTENT_CHOOSE_FAQ + json.dumps({ENTITY_FAQ_ID: faq_id}, ensure_ascii=False)
 
 
+def decision_json(kind: str, faq_ids: list[str] | None = None, department: str | None = None) -> dict[str, Any]:
+    """What the bot decided, sent to the desk next to the answer (recorded for the insight dashboard)."""
+    return {"decision": {"kind": kind, "faq_id": faq_ids[0] if faq_ids else None, "department": department}}
+
+
 def utter_answer(dispatcher: CollectingDispatcher, answer: FaqAnswer, guide_button: bool = True) -> None:
     """The answer text, with a button to the service's 一次性告知 card when the entry has one."""
     buttons = []
     if answer.service_id and guide_button:
         payload = f"/{INTENT_SERVICE_INFO}" + json.dumps({ENTITY_SERVICE: answer.service_id}, ensure_ascii=False)
         buttons.append({"title": "办理指南（材料、地点、时间）", "payload": payload})
-    dispatcher.utter_message(response="utter_faq_answer", answer=answer.answer, buttons=buttons)
+    dispatcher.utter_message(
+        response="utter_faq_answer",
+        answer=answer.answer,
+        buttons=buttons,
+        json_message=decision_json("faq_answer", [answer.faq_id]),
+    )
 
 
 async def decide(kb: KnowledgeBase, tracker: Tracker) -> Outcome:
@@ -80,11 +91,13 @@ async def render_faq(
     elif outcome.kind == "faq_suggest":
         names = await asyncio.to_thread(lambda: {i: kb.faq(i).question for i in outcome.faq_ids[:3]})
         buttons = [{"title": q, "payload": choose_payload(i)} for i, q in names.items()]
-        dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons)
+        decision = decision_json("faq_suggest", outcome.faq_ids)
+        dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons, json_message=decision)
     elif outcome.kind == "decline":
-        dispatcher.utter_message(response="utter_out_of_scope")
+        dispatcher.utter_message(response="utter_out_of_scope", json_message=decision_json("decline", outcome.faq_ids))
     elif outcome.kind == "faq_none":
-        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
+        decision = decision_json("faq_none", outcome.faq_ids)
+        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS, json_message=decision)
     else:
         return False
     return True

@@ -9,7 +9,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import decide, render_faq
+from actions.answers import decide, decision_json, render_faq
 from actions.kb import knowledge_base, resolve_service
 from knowledge_base.faq.answering import KnowledgeBase, ServiceCard
 from knowledge_base.names import ENTITY_SERVICE, INTENT_SERVICE_INFO
@@ -52,7 +52,8 @@ async def utter_card(
     except NotFound:
         dispatcher.utter_message(response="utter_service_unknown")
         return False
-    dispatcher.utter_message(response="utter_service_card", **card_kwargs(card))
+    decision = decision_json("service", department=card.department_id)
+    dispatcher.utter_message(response="utter_service_card", json_message=decision, **card_kwargs(card))
     return True
 
 

@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import GIVE_UP_BUTTONS, decide, render_faq, utter_answer
+from actions.answers import GIVE_UP_BUTTONS, decide, decision_json, render_faq, utter_answer
 from actions.handoff import REASON_NOT_UNDERSTOOD, send_handoff
 from actions.kb import first_entity, knowledge_base
 from knowledge_base.decisions import Outcome
@@ -57,7 +57,8 @@ class ActionAnswerFaq(Action):
         if give_ups >= GIVE_UPS_BEFORE_HANDOFF:
             await send_handoff(dispatcher, tracker, reason=REASON_NOT_UNDERSTOOD)
             return [SlotSet(SLOT_GIVE_UPS, 0.0)]
-        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS)
+        decision = decision_json("faq_none", outcome.faq_ids)
+        dispatcher.utter_message(response="utter_faq_none", buttons=GIVE_UP_BUTTONS, json_message=decision)
         return [SlotSet(SLOT_GIVE_UPS, float(give_ups))]
 
 

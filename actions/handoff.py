@@ -24,6 +24,7 @@ from knowledge_base import handoff_policy, safety
 from knowledge_base.decisions import FAQ_PATH_INTENTS
 from knowledge_base.faq.answering import KnowledgeBase
 from knowledge_base.names import INTENT_COMPLAIN
+from knowledge_base.redaction import redact_text
 from knowledge_base.repository import NotFound
 
 REASON_NOT_UNDERSTOOD = handoff_policy.REASON_NOT_UNDERSTOOD
@@ -33,9 +34,9 @@ CANDIDATE_MESSAGES = 3
 
 
 def transcript_summary(tracker: Tracker, limit: int = 6) -> list[str]:
-    """The student's last few messages, newest last (for the staff who takes over)."""
+    """The student's last few messages, newest last, masked (for the staff who takes over)."""
     texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
-    return [str(t)[:200] for t in texts[-limit:]]
+    return [redact_text(str(t))[:200] for t in texts[-limit:]]
 
 
 def collected_slots(tracker: Tracker) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def faq_path_messages(tracker: Tracker, limit: int = CANDIDATE_MESSAGES) -> list
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
         if intent in FAQ_PATH_INTENTS:
-            found.append(str(event["text"])[:200])
+            found.append(redact_text(str(event["text"]))[:200])
     return found[-limit:]
 
 

@@ -23,7 +23,7 @@ from knowledge_base import names
 
 CHANNEL = names.CHANNEL_WEB
 COOKIE_NAME = "helpdesk_webchat"
-TOKEN_MAX_AGE_SECONDS = 180 * 24 * 3600
+TOKEN_MAX_AGE_SECONDS = 24 * 3600  # the default; HELPDESK_WEBCHAT_COOKIE_HOURS sets it (docs/privacy.md)
 MAX_FRAME_BYTES = 8_000
 MAX_TEXT_LENGTH = 1000
 
@@ -39,8 +39,9 @@ class WebchatProtocolError(ValueError):
 class SessionTokens:
     """Signs and verifies the cookie that carries a web chat's conversation id."""
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, max_age_seconds: int = TOKEN_MAX_AGE_SECONDS) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="webchat-session")
+        self.max_age_seconds = max_age_seconds
 
     def issue(self) -> tuple[str, str]:
         """A new conversation id and its signed token."""
@@ -52,7 +53,7 @@ class SessionTokens:
         if not token:
             return None
         try:
-            value = self._serializer.loads(token, max_age=TOKEN_MAX_AGE_SECONDS)
+            value = self._serializer.loads(token, max_age=self.max_age_seconds)
         except BadSignature:
             return None
         if not isinstance(value, str) or not value.startswith(f"{CHANNEL}:"):

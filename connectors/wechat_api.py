@@ -5,6 +5,10 @@ an expired or invalid token (40001, 40014, 42001) the token is refreshed and the
 and concurrent senders that saw the same stale token share one refresh. 45015 (the 48-hour window
 closed) and 45047 (too many messages) are permanent; 45009 (API quota) and WeChat's "system busy"
 are retried later with back-off.
+
+With several desk replicas the token lives in a `SharedToken` store (Redis, desk/fanout/shared_state.py):
+fetching a new token invalidates the previous one, so the replicas read one token and only one of
+them refreshes it at a time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import httpx
 
@@ -33,6 +38,16 @@ PERMANENT_ERRORS = {
 TOKEN_MARGIN_SECONDS = 300.0
 
 
+class SharedToken(Protocol):
+    """An access token shared by several processes: read it, store it, refresh it one at a time."""
+
+    async def get(self) -> tuple[str, float] | None: ...  # pragma: no cover  (token, seconds left)
+
+    async def put(self, token: str, seconds: float) -> None: ...  # pragma: no cover
+
+    def refreshing(self) -> AbstractAsyncContextManager[None]: ...  # pragma: no cover
+
+
 class WeChatApiClient:
     """A small async client of api.weixin.qq.com (or a fake on loopback), with a shared token."""
 
@@ -44,7 +59,9 @@ class WeChatApiClient:
         api_base: str = "https://api.weixin.qq.com",
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedToken | None = None,
     ) -> None:
+        self._shared = shared
         self._appid = appid
         self._secret = secret
         self._http = http
@@ -76,19 +93,31 @@ class WeChatApiClient:
             fresh = self._token is not None and self._clock() < self._expires_at
             if fresh and self._token != stale:
                 return self._token  # type: ignore[return-value]
-            data = await self._get_json(
-                "GET",
-                "/cgi-bin/token",
-                params={"grant_type": "client_credential", "appid": self._appid, "secret": self._secret},
-            )
-            token = data.get("access_token")
-            if not isinstance(token, str) or not token:
-                raise DeliveryError(f"wechat access_token refused: errcode {data.get('errcode')}")
-            expires_in = float(data.get("expires_in") or 7200)
-            self._token = token
-            self._expires_at = self._clock() + max(60.0, expires_in - TOKEN_MARGIN_SECONDS)
-            logger.info("wechat access token refreshed")
-            return token
+            if self._shared is None:
+                return await self._fetch_token()
+            async with self._shared.refreshing():  # one desk refreshes; the others then read its token
+                current = await self._shared.get()
+                if current is not None and current[0] != stale:
+                    self._token, self._expires_at = current[0], self._clock() + current[1]
+                    return current[0]
+                token = await self._fetch_token()
+                await self._shared.put(token, self._expires_at - self._clock())
+                return token
+
+    async def _fetch_token(self) -> str:
+        data = await self._get_json(
+            "GET",
+            "/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": self._appid, "secret": self._secret},
+        )
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise DeliveryError(f"wechat access_token refused: errcode {data.get('errcode')}")
+        expires_in = float(data.get("expires_in") or 7200)
+        self._token = token
+        self._expires_at = self._clock() + max(60.0, expires_in - TOKEN_MARGIN_SECONDS)
+        logger.info("wechat access token refreshed")
+        return token
 
     async def send_text(self, openid: str, content: str) -> None:
         """Send one text message to a follower; raises DeliveryError."""

@@ -17,13 +17,19 @@ from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
 from desk.channels import start_channels
 from desk.chat.gateway import Gateway
 from desk.chat.pending import PendingReplies, health_probe
-from desk.chat.rasa_client import RasaClient
+from desk.chat.replicas import bot_client
 from desk.chat.transcript import Transcript
 from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
+from desk.fanout import connect_console, connect_webchat
+from desk.fanout.bus import RedisBus, make_bus
 from desk.guard import http as guard_http
 from desk.guard.limits import make_counters
 from desk.handoff.service import Handoffs
+from desk.insight.chat import InsightChat
+from desk.privacy.retention import Retention, RetentionWorker
+from desk.privacy.students import StudentData
+from desk.privacy.tracker import TrackerEvents, tracker_url
 from desk.routes import (
     appointments_api,
     appointments_pages,
@@ -31,6 +37,12 @@ from desk.routes import (
     console_pages,
     console_socket,
     health,
+    insight_clusters,
+    insight_dashboard,
+    insight_digest,
+    insight_menu,
+    insight_surveys,
+    privacy_admin,
     staff,
     staff_account,
     telegram,
@@ -41,7 +53,9 @@ from desk.settings import Settings, get_settings
 from desk.staff.console_hub import start_hub
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.db import make_engine, make_session_factory
+from knowledge_base.models import utcnow
 from knowledge_base.privacy import ContactCipher
+from knowledge_base.redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,6 +65,7 @@ VERSION = "0.1.0"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the desk app for the given settings (the environment's by default)."""
     settings = (settings or get_settings()).with_generated_secrets()
+    install_log_redaction()  # no phone or student number in clear in the desk's logs (knowledge_base/redaction.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,20 +75,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_session_factory(engine)
         app.state.http = http
-        app.state.rasa = RasaClient(settings.rasa.url, settings.rasa.token, settings.rasa.timeout_seconds, http)
-        app.state.tokens = SessionTokens(settings.secret_key)
+        # one Rasa server, or several with each conversation on one of them (desk/chat/replicas.py)
+        app.state.rasa = bot_client(
+            settings.rasa.replica_urls, settings.rasa.token, settings.rasa.timeout_seconds, http
+        )
+        app.state.tokens = SessionTokens(settings.secret_key, int(settings.webchat.cookie_hours * 3600))
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
         app.state.counters = make_counters(settings.redis_url)  # per-address limits (desk/guard/limits.py)
+        # events for sockets go through the bus: in-process, or Redis pub/sub to every desk replica (desk/fanout)
+        app.state.bus = bus = make_bus(settings.redis_url, settings.redis_prefix)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
-        transcript.add_listener(app.state.hub.deliver)
+        connect_webchat(bus, transcript, app.state.hub)
         app.state.handoffs = Handoffs(app.state.sessions, transcript, settings)
         transcript.add_listener(app.state.handoffs.on_message)  # a ticket's messages reach the console
         gateway = Gateway(app.state.sessions, app.state.rasa, app.state.handoffs, transcript=transcript)
         app.state.gateway = gateway
-        start_hub(app.state)  # the staff console's websocket hub listens to the tickets
+        # the staff console's websocket hub listens to the tickets, of every desk
+        start_hub(app.state, lambda publish: connect_console(bus, app.state.handoffs, publish))
+        await bus.start()
         sweeper = asyncio.create_task(app.state.handoffs.sweep_forever(settings.handoff.sweep_seconds))
-        app.state.channels = await start_channels(settings, gateway, app.state.sessions, http)
+        redis = bus.redis if isinstance(bus, RedisBus) else None  # WeChat's nonces and token, shared
+        app.state.channels = await start_channels(settings, gateway, app.state.sessions, http, redis)
         app.state.cipher = ContactCipher(settings.booking.key)
         app.state.reminders = ReminderWorker(
             Reminders(app.state.sessions, app.state.cipher, timedelta(minutes=settings.booking.reminder_lead_minutes)),
@@ -88,21 +111,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             health_probe(app.state.rasa, http, settings.action_server.url),
             poll_seconds=settings.pending.poll_seconds,
             max_attempts=settings.pending.max_attempts,
+            cipher=app.state.cipher,
             adopt_after_seconds=settings.pending.adopt_after_seconds,
             adopt_within_minutes=settings.pending.adopt_within_minutes,
         )
         gateway.attach_pending(app.state.pending)
+        # surveys in the chat (需求调研) and related entries after answers
+        gateway.insight = InsightChat(app.state.sessions, app.state.cipher, settings.insight.related)
         app.state.pending.start()
+        app.state.rasa_tracker = TrackerEvents(tracker_url(settings))
+        app.state.students = StudentData(app.state.sessions, app.state.cipher, app.state.rasa_tracker)
+        retention = Retention(app.state.sessions, app.state.cipher, app.state.rasa_tracker, settings.retention.days)
+        app.state.retention = RetentionWorker(retention, utcnow, settings.retention.sweep_hours * 3600)
+        app.state.retention.start()
         try:
             yield
         finally:
+            await app.state.retention.stop()
             await app.state.pending.stop()
             sweeper.cancel()
             await app.state.reminders.stop()
             await app.state.channels.stop()
+            await bus.stop()
             await http.aclose()
             await app.state.counters.close()
             engine.dispose()
+            app.state.rasa_tracker.dispose()
 
     app = FastAPI(title="Campus help desk", version=VERSION, lifespan=lifespan)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -117,6 +151,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_socket.router)
     app.include_router(appointments_pages.router)
     app.include_router(appointments_api.router)
+    app.include_router(privacy_admin.router)
+    app.include_router(insight_dashboard.router)
+    app.include_router(insight_clusters.router)
+    app.include_router(insight_surveys.router)
+    app.include_router(insight_digest.router)
+    app.include_router(insight_menu.router)
     register_error_handlers(app)
     guard_http.install(app, settings)  # trusted proxies, security headers, no query strings in the access log
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 import desk.staff.accounts  # noqa: F401  (staff_users, referenced by tickets, on the same metadata)
@@ -51,7 +51,17 @@ class Message(Base):
     """A message in or out. `external_id` is the channel's id (update_id, MsgId, client id) for dedupe."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "external_id", name="uq_message_external"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "external_id", name="uq_message_external"),
+        # the insight dashboard's charts read student messages by time (desk/insight/queries.py); on
+        # PostgreSQL the index carries the columns they group by, so they read the index only
+        Index(
+            "ix_messages_role_created",
+            "role",
+            "created_at",
+            postgresql_include=["channel", "decision", "department_id", "faq_id"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -63,6 +73,13 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sender_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # on a student message: its channel, and what the bot did with it (desk/chat/decisions.py):
+    # answer | suggest | none | decline | service | task | reply | handoff; the FAQ entry it answered
+    # or suggested first, and the department it concerned (the entry's, or the ticket's)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    faq_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    department_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def public(self) -> dict[str, Any]:
         """The message as the web chat and the console see it."""
@@ -189,7 +206,8 @@ class PendingReply(Base):
     """A student message the bot could not answer yet (desk/chat/pending.py), one row per message.
 
     The replies of a waiting row are stored in the same transaction that marks it answered, so a
-    student gets them once, whatever restarts in between.
+    student gets them once, whatever restarts in between. The message goes to Rasa as the student typed
+    it (`sealed_text`, emptied once answered), not as `messages` keeps it (masked).
     """
 
     __tablename__ = "pending_replies"
@@ -203,5 +221,44 @@ class PendingReply(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
     status: Mapped[str] = mapped_column(String(20), default=PENDING_WAITING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # the student's real text, sealed with the booking key, while it waits (`messages` holds it masked)
+    sealed_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PrivacyAudit(Base):
+    """One export, erasure, clear or retention run (docs/privacy.md): append-only, never the data itself.
+
+    `actor` is `cli:<os user>`, `admin:<username>` or `student` (the web chat's clear button), `system`
+    (retention); `target` a pseudonym of what was asked for (a hash, never a phone or an id in clear);
+    `counts` how many rows of which table were exported, deleted or anonymised. The database refuses
+    UPDATE and DELETE on the table (triggers, migration 0008_privacy_data) and so does the ORM.
+    """
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(30))  # export | erase | clear | retention
+    target: Mapped[str] = mapped_column(String(120), default="")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DailyCount(Base):
+    """Statistics that outlive the rows they count (retention, erasure): one number per day, metric and
+    dimension (a channel, a department), e.g. (2026-12-01, messages_in, web) = 120."""
+
+    __tablename__ = "daily_counts"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, Beijing time
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@event.listens_for(PrivacyAudit, "before_update")
+@event.listens_for(PrivacyAudit, "before_delete")
+def _audit_is_append_only(mapper: Any, connection: Any, target: PrivacyAudit) -> None:
+    raise ValueError("privacy_audit is append-only")

@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from knowledge_base.booking.errors import ContactKeyError, InvalidContact
+from knowledge_base.redaction import mask_name, mask_phone, mask_student_number
+
+__all__ = ["Contact", "ContactCipher", "mask_name", "mask_phone", "mask_student_number", "validate_contact"]
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _STUDENT_NUMBER = re.compile(r"^[A-Z0-9]{4,20}$")
@@ -60,25 +63,6 @@ def validate_contact(name: str, student_number: str, phone: str) -> Contact:
     return Contact(name, number, digits)
 
 
-def mask_name(name: str) -> str:
-    """张三 -> 张*, 欧阳娜娜 -> 欧***; keeps the first character only."""
-    return name[:1] + "*" * (len(name) - 1) if len(name) > 1 else "*"
-
-
-def mask_phone(phone: str) -> str:
-    """13812341234 -> 138****1234."""
-    if len(phone) < 8:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def mask_student_number(number: str) -> str:
-    """2023010123 -> 20******23."""
-    if len(number) < 6:
-        return "*" * len(number)
-    return number[:2] + "*" * (len(number) - 4) + number[-2:]
-
-
 class ContactCipher:
     """Encrypts contact details and derives lookup hashes from one Fernet key."""
 
@@ -114,6 +98,17 @@ class ContactCipher:
             "student_key": student_key,
         }
         return self._fernet.encrypt(json.dumps(payload, ensure_ascii=False).encode()).decode()
+
+    def seal_text(self, text: str) -> str:
+        """Any text as a Fernet token (a student's message kept while the bot is down)."""
+        return self._fernet.encrypt(text.encode("utf-8")).decode()
+
+    def open_text(self, token: str) -> str:
+        """The text of a `seal_text` token."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode("utf-8")
+        except InvalidToken as exc:
+            raise ContactKeyError("a kept message cannot be decrypted with the configured booking key") from exc
 
     def open(self, token: str) -> tuple[Contact, str]:
         """Decrypt a sealed contact: (contact, student key)."""

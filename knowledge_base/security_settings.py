@@ -9,6 +9,8 @@ websockets are accepted from the public URL's origin and from `allowed_origins` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,3 +34,9 @@ class SecuritySettings(BaseSettings):
     def origins(self) -> list[str]:
         """The extra allowed origins, normalised (`scheme://host[:port]`, lower case, no trailing slash)."""
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",") if o.strip()]
+
+
+def https_on(settings: Any) -> bool:
+    """Whether cookies must be Secure and HSTS sent: the public URL is https, or HELPDESK_COOKIE_SECURE is on
+    (`settings` is knowledge_base.settings.Settings, which imports this module)."""
+    return bool(settings.cookie_secure) or str(settings.public_url).lower().startswith("https://")

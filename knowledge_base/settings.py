@@ -7,9 +7,8 @@ either the groups (`rasa=RasaSettings(...)`) or the flat names of the variables 
 (`Settings(rasa_token=..., telegram_mode="webhook")`), and `environ()` gives the variables back, so the
 supervisor hands its children exactly these settings.
 
-Secrets that are not given (the Rasa API token, the cookie signing key, the booking key) are generated on
-first run and kept in var/secrets.json (knowledge_base.config), so restarts keep sessions, the Rasa token
-and students' sealed contact details readable.
+Secrets not given (the Rasa API token, the cookie signing key, the booking key) are generated on first run
+into var/secrets.json (knowledge_base.config): restarts keep the Rasa token and sealed contacts readable.
 
 Read elsewhere, on purpose: knowledge_base/clock.py reads HELPDESK_NOW / HELPDESK_NOW_SINCE itself, because
 Rasa's time extractor uses it in the Rasa environment (pydantic 1, no pydantic-settings); the Rasa-side
@@ -19,7 +18,6 @@ components in bot/ likewise. The desk checks its office hours when it starts (de
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -29,12 +27,11 @@ from pydantic import AliasChoices, BaseModel, Field, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge_base.booking.types import BookingPolicy
+from knowledge_base.channel_checks import PLACEHOLDER_SECRETS, channel_problems
 from knowledge_base.config import PROJECT_ROOT, load_or_create_secrets
 from knowledge_base.security_settings import SecuritySettings
 
 PREFIX = "HELPDESK_"
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "changethis", ""}
-TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 DENSE_OFF = ("off", "0", "false", "no")
 
 
@@ -48,10 +45,17 @@ class RasaSettings(BaseSettings):
     model_config = _config("HELPDESK_RASA_")
 
     url: str = "http://127.0.0.1:5005"
+    urls: str = ""  # several replicas, comma-separated; a conversation sticks to one (desk/chat/replicas.py)
     port: int = 5005
     token: str = ""
     timeout_seconds: float = 15.0
     tracker_url: str = ""  # Rasa's SQLTrackerStore; empty: SQLite at var/rasa_tracker.db
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """The Rasa servers the desk talks to: HELPDESK_RASA_URLS, else HELPDESK_RASA_URL alone."""
+        urls = [u.strip().rstrip("/") for u in self.urls.split(",") if u.strip()]
+        return urls or [self.url.rstrip("/")]
 
 
 class ActionServerSettings(BaseSettings):
@@ -64,12 +68,20 @@ class ActionServerSettings(BaseSettings):
 
 
 class WebchatSettings(BaseSettings):
-    """At most `rate_limit` web chat messages per `rate_window_seconds` per conversation."""
+    """Web chat: messages per window per conversation; the conversation cookie's hours (docs/privacy.md)."""
 
     model_config = _config("HELPDESK_WEBCHAT_")
-
     rate_limit: int = 12
     rate_window_seconds: float = 20.0
+    cookie_hours: float = Field(default=24.0, gt=0)
+
+
+class RetentionSettings(BaseSettings):
+    """Messages, tickets and trackers are deleted after `days`, checked every `sweep_hours` (docs/privacy.md)."""
+
+    model_config = _config("HELPDESK_RETENTION_")
+    days: int = Field(default=180, ge=1)
+    sweep_hours: float = Field(default=24.0, gt=0)
 
 
 class TelegramSettings(BaseSettings):
@@ -199,6 +211,14 @@ class RetrievalSettings(BaseSettings):
         return value or None
 
 
+class InsightSettings(BaseSettings):
+    """Insight (docs/insight.md): the weekly digest's WeCom group robot (empty: off); related entries after answers."""
+
+    model_config = _config("HELPDESK_INSIGHT_")
+    wecom_webhook: str = ""  # https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...
+    related: bool = False  # after an FAQ answer, suggest two related entries (desk/insight/related.py)
+
+
 GROUPS: dict[str, type[BaseSettings]] = {
     "rasa": RasaSettings,
     "action_server": ActionServerSettings,
@@ -212,6 +232,8 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "supervisor": SupervisorSettings,
     "pending": PendingSettings,
+    "retention": RetentionSettings,
+    "insight": InsightSettings,
     "security": SecuritySettings,
 }
 
@@ -232,25 +254,6 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-def channel_problems(s: Settings) -> list[str]:
-    """What is missing or unsafe in the Telegram and WeChat settings (empty when fine or off)."""
-    problems: list[str] = []
-    tg, wx = s.telegram, s.wechat
-    if tg.mode != "off" and not tg.token:
-        problems.append("HELPDESK_TELEGRAM_TOKEN is required when HELPDESK_TELEGRAM_MODE is not off")
-    if tg.mode == "webhook" and not TELEGRAM_SECRET.match(tg.secret):
-        problems.append("the Telegram webhook needs HELPDESK_TELEGRAM_SECRET: 16 to 256 characters of A-Z a-z 0-9 _ -")
-    if wx.token:
-        if not (wx.appid and wx.appsecret):
-            problems.append("HELPDESK_WECHAT_TOKEN needs HELPDESK_WECHAT_APPID and HELPDESK_WECHAT_APPSECRET")
-        if wx.aes_key and len(wx.aes_key) != 43:
-            problems.append("HELPDESK_WECHAT_AES_KEY (EncodingAESKey) must be 43 characters")
-    for name, value in (("TELEGRAM_SECRET", tg.secret), ("WECHAT_TOKEN", wx.token), ("WECHAT_APPSECRET", wx.appsecret)):
-        if value and value.lower() in PLACEHOLDER_SECRETS:
-            problems.append(f"HELPDESK_{name} is a placeholder")
-    return problems
-
-
 class Settings(BaseSettings):
     """All configuration of the desk, the action server and `helpdesk` (the CLI and `helpdesk run`)."""
 
@@ -258,13 +261,14 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
+    redis_url: str = ""  # Redis for what replicas share (docs/deployment.md); empty: in-process; keys: redis_prefix
+    redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
     secret_key: str = ""  # signs the web chat and staff cookies
     cookie_secure: bool = False  # staff and web chat cookies are Secure anyway when public_url is https
-    redis_url: str = ""  # shared rate-limit counters (and scale-out) when set
     university_name: str = "示例大学"
     desk_drain_seconds: int = Field(default=15, ge=1)  # SIGTERM: the desk's in-flight requests finish within this
 
@@ -280,6 +284,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     pending: PendingSettings = Field(default_factory=PendingSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    insight: InsightSettings = Field(default_factory=InsightSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="before")
@@ -338,11 +344,6 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
-
-    @property
-    def https(self) -> bool:
-        """Whether cookies must be Secure (and HSTS sent): the public URL is https, or HELPDESK_COOKIE_SECURE."""
-        return self.cookie_secure or self.public_url.lower().startswith("https://")
 
     def updated(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat names or groups), validated again."""

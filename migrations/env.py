@@ -6,6 +6,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import desk.insight.models  # noqa: F401  (registers the insight tables)
 import desk.models  # noqa: F401  (registers the desk tables)
 import desk.staff.accounts  # noqa: F401  (registers the account tables)
 import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)

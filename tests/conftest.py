@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+import desk.insight.models  # noqa: F401  (registers the insight tables)
 import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
 import desk.staff.accounts  # noqa: F401  (registers the account tables)
 from knowledge_base import repository

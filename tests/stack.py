@@ -9,6 +9,8 @@ on the hour run in every run, whatever the real time. The model is the one `make
 
 `launch(..., supervised=True)` runs the children under `helpdesk run`'s restart loop (in a thread), for
 the fault tests, which kill processes of their own stack only; settings overrides configure channels.
+`launch_replicas` starts the scale-out set-up on PostgreSQL and Redis: several Rasa servers and desks
+around one action server, one `Stack` per desk (tests/e2e/test_replicas.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from desk.ops import supervisor
+from desk.ops import replicas, supervisor
 from desk.settings import Settings
 from knowledge_base import clock
 from knowledge_base.config import PROJECT_ROOT
@@ -98,11 +100,7 @@ def launch(
         missing("no trained Rasa model: run `make train` (make test does it)")
     var = tmp_path_factory.mktemp("var")
     db_url = f"sqlite:///{var / 'helpdesk.db'}"
-    os.environ.setdefault("HELPDESK_EMBEDDINGS_DIR", EMBEDDINGS)  # the action server inherits it
-    env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
-    helpdesk = supervisor.venv_bin("app", "helpdesk")
-    for args in (["db", "upgrade"], ["db", "seed"], ["kb", "warmup"]):
-        subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
+    prepare_database(var, db_url)
     rasa_port, action_port, desk_port = free_port(), free_port(), free_port()
     settings = Settings(
         var_dir=var,
@@ -146,6 +144,71 @@ def launch(
             watcher.stop(timeout=20)
         else:
             supervisor.stop(children)
+
+
+def prepare_database(var: Path, db_url: str) -> None:
+    """Migrate and seed the database and build the FAQ index, as `make run` does."""
+    os.environ.setdefault("HELPDESK_EMBEDDINGS_DIR", EMBEDDINGS)  # the action server inherits it
+    env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
+    helpdesk = supervisor.venv_bin("app", "helpdesk")
+    for args in (["db", "upgrade"], ["db", "seed"], ["kb", "warmup"]):
+        subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
+
+
+def launch_replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+    now: str,
+    *,
+    database_url: str,
+    tracker_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    rasa_replicas: int = 2,
+    desk_replicas: int = 2,
+) -> Iterator[list[Stack]]:
+    """Several Rasa servers (one tracker store, Redis lock store) and desks (one database, Redis bus)
+    around one action server; one `Stack` per desk, sharing the children ("rasa-1", "desk-2", ...)."""
+    model = find_model()
+    if model is None or not model.exists():
+        missing("no trained Rasa model: run `make train` (make test does it)")
+    var = tmp_path_factory.mktemp("var")
+    prepare_database(var, database_url)
+    rasa_ports = [free_port() for _ in range(rasa_replicas)]
+    desk_ports = [free_port() for _ in range(desk_replicas)]
+    action_port = free_port()
+    settings = Settings(
+        var_dir=var,
+        database_url=database_url,
+        port=desk_ports[0],
+        rasa_port=rasa_ports[0],
+        rasa_url=f"http://127.0.0.1:{rasa_ports[0]}",
+        rasa_urls=",".join(f"http://127.0.0.1:{p}" for p in rasa_ports),
+        rasa_tracker_url=tracker_url,
+        action_server_port=action_port,
+        action_server_url=f"http://127.0.0.1:{action_port}",
+        rasa_token="test-token-" + os.urandom(8).hex(),
+        secret_key=os.urandom(16).hex(),
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        webchat_rate_limit=1000,
+    )
+    children = replicas.build_replicas(settings, model, rasa_ports, [action_port], desk_ports)
+    clock_env = clock.environment(now)
+    for child in children:
+        child.env.update(clock_env)
+    try:
+        try:
+            replicas.start_replicas(children, tracker_url)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        stacks = [Stack(settings.updated(port=port), children, database_url, clock_env) for port in desk_ports]
+        for one in stacks:
+            if not supervisor.wait_ready(one.settings, children, timeout=300):
+                logs = {c.name: c.log.read_text(errors="replace")[-3000:] for c in children if c.log.exists()}
+                pytest.fail("the replicas did not become healthy:\n" + json.dumps(logs, ensure_ascii=False, indent=1))
+        yield stacks
+    finally:
+        replicas.stop_replicas(children)
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="py-spy every process during the target scenario")
     p.add_argument("--env", action="append", default=[], metavar="PROCESS:NAME=VALUE",
                    help="extra environment of one process, e.g. actions:OMP_NUM_THREADS=1 (repeatable)")  # fmt: skip
+    p.add_argument("--replicas", type=int, default=0,
+                   help="N of each process on PostgreSQL + Redis (default: the embedded set-up)")  # fmt: skip
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--model", default=None, help="Rasa model (default: HELPDESK_MODEL, else the newest)")
     p.add_argument("--out", type=Path, default=PROJECT_ROOT / "var" / "bench", help="report folder (var/bench)")
@@ -109,8 +111,11 @@ class Factories:
         self.name = run
         self._phases = 0
         limits = httpx.Limits(max_connections=1000)
-        self.desk_http = httpx.AsyncClient(base_url=bench.desk_url, timeout=30, limits=limits)
-        self.rasa_http = httpx.AsyncClient(base_url=bench.rasa_url, timeout=30, limits=limits)
+        # students are spread over the desks, and bare-Rasa students over the Rasa replicas
+        self.desk_https = [httpx.AsyncClient(base_url=u, timeout=30, limits=limits) for u in bench.desk_urls]
+        self.rasa_https = [
+            httpx.AsyncClient(base_url=u, timeout=30, limits=limits) for u in bench.settings.rasa.replica_urls
+        ]
 
     def phase(self, name: str) -> Factories:
         """Name the conversations of the next phase (and move Telegram chats to a new range)."""
@@ -122,16 +127,18 @@ class Factories:
         return int((i + 1) * self.share) > int(i * self.share)
 
     def desk(self, i: int) -> Student:
+        desk = self.desk_https[i % len(self.desk_https)]
         if self.on_telegram(i):
-            return TelegramStudent(self.desk_http, self.bench.telegram, CHAT_IDS + 100_000 * self._phases + i)
-        return WebStudent(self.bench.desk_url, f"{self.name}-{i}")
+            return TelegramStudent(desk, self.bench.telegram, CHAT_IDS + 100_000 * self._phases + i)
+        return WebStudent(str(desk.base_url).rstrip("/"), f"{self.name}-{i}")
 
     def rasa(self, i: int) -> Student:
-        return RasaStudent(self.rasa_http, self.bench.settings.rasa.token, f"bench-{self.name}-{i}")
+        rasa = self.rasa_https[i % len(self.rasa_https)]
+        return RasaStudent(rasa, self.bench.settings.rasa.token, f"bench-{self.name}-{i}")
 
     async def aclose(self) -> None:
-        await self.desk_http.aclose()
-        await self.rasa_http.aclose()
+        for client in [*self.desk_https, *self.rasa_https]:
+            await client.aclose()
 
 
 async def measured(
@@ -161,6 +168,19 @@ def usage_rows(sampler: Sampler, answered: int) -> dict[str, Any]:
         }
         for name in [*sampler.pids, "bench"]
     }
+
+
+def sql_rows(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], answered: int) -> dict[str, Any]:
+    """SQL statements and commits per answered message, per process and in all (database round trips)."""
+    rows: dict[str, Any] = {}
+    total = {"statements": 0, "commits": 0}
+    for name, counts in after.items():
+        delta = {k: v - before.get(name, {}).get(k, 0) for k, v in counts.items()}
+        for k in total:
+            total[k] += delta.get(k, 0)
+        rows[name] = {k: round(v / answered, 2) if answered else None for k, v in delta.items()}
+    rows["all"] = {k: round(v / answered, 2) if answered else None for k, v in total.items()}
+    return rows
 
 
 async def fresh(bench: stack.BenchStack, factory: Any, warm: list[str]) -> None:
@@ -198,7 +218,9 @@ async def bench_run(
         await fresh(bench, factories.phase("warm-desk").desk, warm)
         folder = args.out / f"profile-{factories.run}"
         recordings = profile.start(bench.pids, folder, PROFILE_RATE) if args.profile else []
+        sql_before = bench.sql_counts()
         played, sampler = await measured("desk", load, factories.phase("desk").desk, texts, bench, every)
+        sql_after = bench.sql_counts()
         profile.stop(recordings)
         await asyncio.sleep(2)
         result["reconciled"] = reconcile(played, bench)
@@ -208,6 +230,7 @@ async def bench_run(
             part = Played([s for s in played.samples if s.channel == channel], [], played.seconds)
             result["scenarios"][f"  desk, {channel} only"] = part.summary()
         result["processes"] = {"desk scenario": usage_rows(sampler, desk["answered"])}
+        result["sql_per_message"] = sql_rows(sql_before, sql_after, desk["answered"])
         if recordings:
             result["profile"] = {
                 "folder": str(folder),
@@ -258,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         process, _, assignment = item.partition(":")
         name, _, value = assignment.partition("=")
         extra.setdefault(process, {})[name] = value
-    bench = stack.launch(model, extra_env=extra)
+    if args.replicas:
+        bench = stack.launch_replicas(model, args.replicas, extra_env=extra)
+    else:
+        bench = stack.launch(model, extra_env=extra)
     try:
         texts = questions.screen(questions.candidates(), bench.rasa_url, bench.settings.rasa.token)
         result["questions"] = len(texts)

@@ -37,6 +37,11 @@ def table(report: dict[str, Any]) -> str:
             cpu = row.get("cpu_ms_per_message")
             out.append(f"    {proc:<10} peak RSS {row['peak_rss_mb']:>8.1f} MB   CPU "
                        f"{'-' if cpu is None else f'{cpu:.1f}':>7} ms/message")  # fmt: skip
+    sql = report.get("sql_per_message")
+    if sql:
+        out.append("\n  database round trips per answered message (SQL statements / commits, SQLAlchemy events):")
+        for proc, row in sql.items():
+            out.append(f"    {proc:<10} {row.get('statements')} statements, {row.get('commits')} commits")
     sat = report.get("saturation")
     if sat:
         out.append("\n  saturation (ramp until p95 or errors pass the limit):")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import ChannelSender
 from connectors.telegram import TelegramSender, make_bot
+from connectors.wechat import TIMESTAMP_WINDOW_SECONDS
 from connectors.wechat_api import WeChatApiClient, WeChatSender
 from connectors.wechat_crypto import MessageCrypto
 from desk.channels.common import Runner, StoredSignal
@@ -22,6 +24,7 @@ from desk.channels.wechat import WeChatChannel
 from desk.chat.gateway import Gateway
 from desk.delivery.outbox import Outbox
 from desk.delivery.worker import DeliveryWorker
+from desk.fanout.shared_state import RedisNonces, RedisTokenStore
 from desk.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,9 +55,10 @@ class Channels:
 
 
 async def start_channels(
-    settings: Settings, gateway: Gateway, sessions: sessionmaker, http: httpx.AsyncClient
+    settings: Settings, gateway: Gateway, sessions: sessionmaker, http: httpx.AsyncClient, redis: Any = None
 ) -> Channels:
-    """Build and start what the settings turn on."""
+    """Build and start what the settings turn on; with `redis` (a redis.asyncio client, when HELPDESK_REDIS_URL
+    is set) the WeChat nonces and access token are shared by the desk replicas (desk/fanout/shared_state.py)."""
     telegram_on = settings.telegram.mode != "off"
     if not telegram_on and not settings.wechat.enabled:
         return Channels()
@@ -98,8 +102,12 @@ async def start_channels(
             crypto=crypto,
             passive_seconds=settings.wechat.passive_seconds,
             university_name=settings.university_name,
+            nonces=RedisNonces(redis, settings.redis_prefix, TIMESTAMP_WINDOW_SECONDS) if redis is not None else None,
         )
-        client = WeChatApiClient(settings.wechat.appid, settings.wechat.appsecret, http, settings.wechat.api_base)
+        shared = RedisTokenStore(redis, settings.redis_prefix, settings.wechat.appid) if redis is not None else None
+        client = WeChatApiClient(
+            settings.wechat.appid, settings.wechat.appsecret, http, settings.wechat.api_base, shared=shared
+        )
         channels.senders["wx"] = WeChatSender(client)
 
     channels.worker = DeliveryWorker(

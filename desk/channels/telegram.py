@@ -29,6 +29,7 @@ from connectors.telegram import (
 from desk.channels.common import Runner, stored_button
 from desk.chat.gateway import Gateway, GatewayResult, log_id
 from desk.chat.welcome import help_reply, welcome_reply
+from desk.insight import menus
 from desk.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class TelegramChannel:
             work = self._gateway.handle(inbound)
         elif event.kind == "command":
             inbound = inbound_for(event, f"/{event.command}")
-            reply = welcome_reply(self._university) if event.command == "start" else help_reply()
+            hot = await to_thread.run_sync(menus.hot_for, self._sessions, f"tg:{event.chat_id}")
+            reply = welcome_reply(self._university, hot) if event.command == "start" else help_reply(hot)
             work = self._gateway.record(inbound, [reply])
         elif event.kind == "unsupported":
             inbound = inbound_for(event, UNSUPPORTED_LABEL)

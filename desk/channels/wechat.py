@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from anyio import to_thread
 from sqlalchemy.orm import sessionmaker
@@ -39,11 +39,18 @@ from desk.channels.common import Runner, current_menu, from_button
 from desk.chat.gateway import Gateway, GatewayResult, log_id
 from desk.chat.welcome import welcome_reply
 from desk.delivery.outbox import Outbox
+from desk.insight import menus
 
 logger = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/wechat/callback"
 FOLLOW_LABEL = "[关注公众号]"
+
+
+class Nonces(Protocol):
+    """Where (timestamp, nonce) pairs are recorded: shared by the desks in Redis (desk/fanout/shared_state.py)."""
+
+    async def first_use(self, timestamp: str, nonce: str) -> bool: ...  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class WeChatChannel:
         passive_seconds: float = 4.0,
         university_name: str = "",
         guard: ReplayGuard | None = None,
+        nonces: Nonces | None = None,
     ) -> None:
         self._gateway = gateway
         self._sessions = sessions
@@ -88,6 +96,7 @@ class WeChatChannel:
         self._passive_seconds = passive_seconds
         self._university = university_name
         self._guard = guard or ReplayGuard()
+        self._nonces = nonces  # shared by the desk replicas (Redis); None: the guard's in-process cache
 
     def handshake(self, params: dict[str, str]) -> str | None:
         """The echostr to send back for a genuine, fresh verification request; None otherwise."""
@@ -124,7 +133,10 @@ class WeChatChannel:
         if not self._guard.fresh(timestamp):
             logger.warning("wechat push refused: stale timestamp")
             return WeChatResponse(403, "forbidden")
-        if not self._guard.first_use(timestamp, nonce):
+        first = (
+            await self._nonces.first_use(timestamp, nonce) if self._nonces else self._guard.first_use(timestamp, nonce)
+        )
+        if not first:
             logger.warning("wechat push ignored: nonce used before (replay)")
             return WeChatResponse(200)
         try:
@@ -148,7 +160,8 @@ class WeChatChannel:
         conversation_id = f"wx:{event.openid}"
         work: Coroutine[Any, Any, GatewayResult]
         if event.kind == "subscribe":
-            work = self._gateway.record(event.stored_as(FOLLOW_LABEL), [welcome_reply(self._university)])
+            hot = await to_thread.run_sync(menus.hot_for, self._sessions, conversation_id)
+            work = self._gateway.record(event.stored_as(FOLLOW_LABEL), [welcome_reply(self._university, hot)])
         elif event.kind == "unsupported":
             work = self._gateway.record(
                 event.stored_as(type_label(event.msg_type)), [{"role": "bot", "text": UNSUPPORTED_TEXT}]

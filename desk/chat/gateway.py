@@ -1,8 +1,9 @@
 """The gateway: every inbound message passes here, from every channel.
 
-Order of work for one message: store it (dropping a replayed one), run the crisis pre-filter in every
-conversation state (hotline answer, urgent ticket, alert to the console, without Rasa), then route by
-the conversation's state (docs/handoff.md):
+Order of work for one message: store it masked (dropping a replayed one; phone, ID-card and student
+numbers and the answers to the booking form's contact questions, knowledge_base/redaction.py), run the
+crisis pre-filter in every conversation state (hotline answer, urgent ticket, alert to the console,
+without Rasa), then route by the conversation's state (docs/handoff.md):
 
 - the handoff service (`desk.handoff.ports.HandoffDesk`, given to the constructor) answers first: a
   pending satisfaction survey, 不用了, a queued student (reminders; the message is for staff) or a
@@ -15,7 +16,8 @@ by the `Transcript` (desk/chat/transcript.py), which the handoff service writes 
 Messages of one conversation are handled one at a time, in arrival order. Rasa failures become a plain
 notice to the student at once (a refused connection fails in milliseconds, a hung Rasa after
 `rasa_timeout_seconds`); nothing is lost, since the inbound message is stored first, and the message is
-kept and answered when Rasa is back (desk/chat/pending.py).
+kept and answered when Rasa is back (desk/chat/pending.py). Rasa gets the real text (the booking form
+needs the name typed); its tracker store masks it on persistence (bot/tracker_store.py).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
+from desk.chat import decisions
 from desk.chat.locks import ConversationLock, ConversationLocks
-from desk.chat.rasa_client import RasaClient, RasaUnavailable
-from desk.chat.transcript import Listener, Transcript, log_id
+from desk.chat.rasa_client import BotClient, RasaUnavailable
+from desk.chat.transcript import Listener, Transcript, log_id, redact_inbound
 from desk.handoff.ports import HandoffDesk, StudentState
 from desk.handoff.student import HUMAN_REQUEST
 from desk.models import STATE_BOT, Conversation, Message
@@ -75,7 +78,7 @@ class Gateway:
     def __init__(
         self,
         sessions: sessionmaker,
-        rasa: RasaClient,
+        rasa: BotClient,
         handoffs: HandoffDesk | None = None,
         crisis_line: str = "",
         transcript: Transcript | None = None,
@@ -85,6 +88,7 @@ class Gateway:
         self._crisis_line = crisis_line
         self._locks = ConversationLocks()  # one per conversation with a message in hand, pruned when idle
         self.pending: Any = None  # desk.chat.pending.PendingReplies, attached by the app
+        self.insight: Any = None  # desk.insight.chat.InsightChat (surveys, related entries), attached by the app
         self.handoffs = handoffs  # None: a bare gateway (tests), every message goes to Rasa
         self.transcript = transcript or Transcript(sessions)
 
@@ -129,9 +133,10 @@ class Gateway:
                     row = Message(
                         conversation_id=msg.conversation_id,
                         role="student",
-                        text=text,
+                        text=redact_inbound(session, msg.conversation_id, text),
                         payload=msg.payload,
                         external_id=msg.external_id,
+                        channel=msg.channel,
                     )
                     session.add(row)
                     session.flush()
@@ -214,9 +219,17 @@ class Gateway:
             answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
             if answered is not None:
                 return answered
-        return await self._ask_rasa(msg, text)
+        insight = self.insight
+        if insight is not None:  # a survey answer, a clicked suggestion (desk/insight/chat.py)
+            answered = await insight.before(cid, text, msg.payload or "")
+            if answered is not None:
+                return answered
+        replies = await self._ask_rasa(msg, text, inbound.message.get("id"))
+        if insight is not None and replies and all(r.get("role") == "bot" for r in replies):
+            replies += await insight.after(cid, inbound.message.get("id"))  # not after a handoff or a notice
+        return replies
 
-    async def _ask_rasa(self, msg: InboundMessage, text: str) -> list[dict[str, Any]]:
+    async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:
         message = msg.payload if msg.payload and msg.payload.startswith("/") else text
         pending = self.pending
         try:
@@ -225,7 +238,7 @@ class Gateway:
             answers = await self._rasa.send(msg.conversation_id, message, {"channel": msg.channel})
         except asyncio.CancelledError:  # the desk is stopping: the next one answers it
             if pending is not None:
-                await asyncio.shield(pending.keep(msg.conversation_id))
+                await asyncio.shield(pending.keep(msg.conversation_id, text))
             raise
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for conversation %s: %s", log_id(msg.conversation_id), exc)
@@ -234,14 +247,21 @@ class Gateway:
                 notices = await self._open_ticket(msg.conversation_id, packet)
                 return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
             if pending is not None:
-                await pending.keep(msg.conversation_id)
+                await pending.keep(msg.conversation_id, text)
             return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
-        return await self.replies_for(msg.conversation_id, answers)
+        return await self.replies_for(msg.conversation_id, answers, message_id)
 
-    async def replies_for(self, conversation_id: str, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket."""
+    async def replies_for(
+        self, conversation_id: str, answers: list[dict[str, Any]], message_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket.
+        What the bot decided (its `decision` custom message, or a handoff) is recorded on the student
+        message `message_id` for the insight dashboard."""
         replies: list[dict[str, Any]] = []
         notices: list[dict[str, Any]] = []
+        decision = decisions.from_answers(answers)
+        if message_id is not None and decision is not None:
+            await to_thread.run_sync(decisions.record, self._sessions, message_id, decision)
         for answer in answers:
             custom = answer.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):

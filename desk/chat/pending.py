@@ -46,7 +46,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, sessionmaker
 
-from desk.chat.rasa_client import RasaClient, RasaUnavailable
+from desk.chat.rasa_client import BotClient, RasaUnavailable
 from desk.chat.transcript import outbound_rows
 from desk.models import (
     PENDING_ANSWERED,
@@ -59,8 +59,11 @@ from desk.models import (
     Message,
     PendingReply,
 )
+from knowledge_base.booking.errors import ContactKeyError
 from knowledge_base.models import utcnow
 from knowledge_base.names import channel_of
+from knowledge_base.privacy import ContactCipher
+from knowledge_base.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +82,10 @@ class Kept:
     channel: str
     state: str
     attempts: int
+    message_id: int | None = None
 
 
-def health_probe(rasa: RasaClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
+def health_probe(rasa: BotClient, http: httpx.AsyncClient, action_server_url: str) -> Probe:
     """True when Rasa has a model loaded and the action server answers its /health."""
 
     async def probe() -> bool:
@@ -102,15 +106,17 @@ class PendingReplies:
         self,
         sessions: sessionmaker,
         gateway: Any,  # desk.chat.gateway.Gateway (it imports this module's user, not the reverse)
-        rasa: RasaClient,
+        rasa: BotClient,
         probe: Probe,
         *,
         poll_seconds: float = 2.0,
         max_attempts: int = 3,
+        cipher: ContactCipher | None = None,
         adopt_after_seconds: float = 45.0,
         adopt_within_minutes: float = 30.0,
     ) -> None:
         self._sessions = sessions
+        self._cipher = cipher  # seals the real text of a kept message; None: the stored (masked) text is sent
         self._gateway = gateway
         self._rasa = rasa
         self._probe = probe
@@ -131,8 +137,9 @@ class PendingReplies:
             ).all()
         return set(rows)
 
-    def _keep_newest(self, conversation_id: str) -> bool:
+    def _keep_newest(self, conversation_id: str, text: str | None = None) -> bool:
         """A pending row for the conversation's newest student message (the one being handled)."""
+        sealed = self._cipher.seal_text(text) if self._cipher is not None and text else None
         with self._sessions() as session, session.begin():
             message_id = session.scalar(
                 select(Message.id)
@@ -143,7 +150,7 @@ class PendingReplies:
             if message_id is None:
                 return False
             if session.scalar(select(PendingReply.id).where(PendingReply.message_id == message_id)) is None:
-                session.add(PendingReply(message_id=message_id, conversation_id=conversation_id))
+                session.add(PendingReply(message_id=message_id, conversation_id=conversation_id, sealed_text=sealed))
             return True
 
     def _adopt_unanswered(self) -> set[str]:
@@ -201,14 +208,31 @@ class PendingReplies:
         with self._sessions() as session:
             conv = session.get(Conversation, conversation_id)
             rows = session.execute(
-                select(PendingReply.id, PendingReply.attempts, Message.text, Message.payload)
+                select(
+                    PendingReply.id,
+                    PendingReply.attempts,
+                    Message.text,
+                    Message.payload,
+                    PendingReply.sealed_text,
+                    Message.id.label("mid"),
+                )
                 .join(Message, Message.id == PendingReply.message_id)
                 .where(PendingReply.conversation_id == conversation_id, PendingReply.status == PENDING_WAITING)
                 .order_by(PendingReply.message_id)
             ).all()
             state = conv.state if conv is not None else STATE_BOT
             channel = conv.channel if conv is not None else channel_of(conversation_id)
-        return [Kept(r.id, r.text, r.payload, channel, state, r.attempts) for r in rows]
+        return [
+            Kept(r.id, self._real_text(r.text, r.sealed_text), r.payload, channel, state, r.attempts, r.mid)
+            for r in rows
+        ]
+
+    def _real_text(self, stored: str, sealed: str | None) -> str:
+        """What the student typed: the sealed text when there is one and it opens, else the stored text."""
+        if sealed and self._cipher is not None:
+            with contextlib.suppress(ContactKeyError):
+                return self._cipher.open_text(sealed)
+        return stored
 
     def _finish(
         self, pending_id: int, status: str, conversation_id: str, replies: list[dict[str, Any]]
@@ -218,7 +242,7 @@ class PendingReplies:
             marked = session.execute(
                 update(PendingReply)
                 .where(PendingReply.id == pending_id, PendingReply.status == PENDING_WAITING)
-                .values(status=status, done_at=utcnow())
+                .values(status=status, done_at=utcnow(), sealed_text=None)
             )
             if marked.rowcount != 1:
                 return []
@@ -238,9 +262,9 @@ class PendingReplies:
         """Whether the conversation has kept messages not answered yet."""
         return conversation_id in self._waiting
 
-    async def keep(self, conversation_id: str) -> None:
-        """Keep the message being handled (the caller holds the conversation's lock)."""
-        if await to_thread.run_sync(self._keep_newest, conversation_id):
+    async def keep(self, conversation_id: str, text: str | None = None) -> None:
+        """Keep the message being handled, `text` as the student typed it (the caller holds the lock)."""
+        if await to_thread.run_sync(self._keep_newest, conversation_id, text):
             self._waiting.add(conversation_id)
 
     async def catch_up(self, conversation_id: str) -> bool:
@@ -265,13 +289,13 @@ class PendingReplies:
                 if kept.attempts + 1 < self._max_attempts:
                     await to_thread.run_sync(self._count_attempt, kept.pending_id)
                     return False
-                notice = {"role": "system", "text": GAVE_UP_TEXT.format(text=kept.text[:30])}
+                notice = {"role": "system", "text": GAVE_UP_TEXT.format(text=redact_text(kept.text)[:30])}
                 stored = await to_thread.run_sync(
                     self._finish, kept.pending_id, PENDING_FAILED, conversation_id, [notice]
                 )
                 await self._gateway.publish_all(conversation_id, stored)
                 continue
-            replies = await self._gateway.replies_for(conversation_id, answers)
+            replies = await self._gateway.replies_for(conversation_id, answers, kept.message_id)
             stored = await to_thread.run_sync(self._finish, kept.pending_id, PENDING_ANSWERED, conversation_id, replies)
             await self._gateway.publish_all(conversation_id, stored)
         self._waiting.discard(conversation_id)

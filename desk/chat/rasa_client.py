@@ -11,7 +11,7 @@ so the student's notice comes well within 3 s); reading the answer gets the conf
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -22,6 +22,30 @@ CONNECT_SECONDS = 1.0
 
 class RasaUnavailable(Exception):
     """Rasa could not be reached, timed out, or answered nothing."""
+
+
+class RasaUnreachable(RasaUnavailable):
+    """The connection failed or was dropped: the server is not there (another replica may answer).
+
+    A timeout is not this: a slow replica may still be working on the message, and sending it to another
+    one as well could answer it twice."""
+
+
+# connection-level failures: refused, reset, or the server died before answering
+UNREACHABLE_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.WriteError,
+                      httpx.RemoteProtocolError)  # fmt: skip
+
+
+class BotClient(Protocol):
+    """What the gateway needs of Rasa: one server (`RasaClient`) or several (desk/chat/replicas.py)."""
+
+    async def send(
+        self, sender: str, message: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...  # pragma: no cover
+
+    async def status(self) -> dict[str, Any]: ...  # pragma: no cover
+
+    async def aclose(self) -> None: ...  # pragma: no cover
 
 
 class RasaClient:
@@ -45,6 +69,8 @@ class RasaClient:
                 json=body,
                 timeout=httpx.Timeout(self.timeout, connect=CONNECT_SECONDS),
             )
+        except UNREACHABLE_ERRORS as exc:
+            raise RasaUnreachable(f"Rasa not reachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa not reachable: {type(exc).__name__}") from exc
         if resp.status_code != 200:
@@ -65,6 +91,8 @@ class RasaClient:
                 params={"token": self.token},
                 timeout=httpx.Timeout(3.0, connect=CONNECT_SECONDS),
             )
+        except UNREACHABLE_ERRORS as exc:
+            raise RasaUnreachable(type(exc).__name__) from exc
         except httpx.HTTPError as exc:
             raise RasaUnavailable(type(exc).__name__) from exc
         if resp.status_code != 200:

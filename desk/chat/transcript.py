@@ -16,9 +16,10 @@ from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from desk.models import STATE_BOT, Conversation, Message
+from knowledge_base import redaction
 from knowledge_base.names import channel_of
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,18 @@ Listener = Callable[[str, dict[str, Any]], Awaitable[None]]
 def log_id(conversation_id: str) -> str:
     """A short, stable pseudonym of a conversation id for logs (no student ids in clear)."""
     return hashlib.sha256(conversation_id.encode("utf-8")).hexdigest()[:12]
+
+
+def redact_inbound(session: Session, conversation_id: str, text: str) -> str:
+    """A student's message as it may be stored: masked (knowledge_base/redaction.py), and as a whole when
+    it answers the contact question the bot asked last (姓名, 学号, 手机号)."""
+    last_bot = session.scalar(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.role != "student")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return redaction.redact_answer(redaction.asked_field(last_bot), text)
 
 
 class Transcript:

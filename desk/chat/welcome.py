@@ -19,15 +19,18 @@ WELCOME_BUTTONS = [
 HELP_TEXT = "直接用文字告诉我你要办的事就行，比如“校园卡丢了怎么办”。也可以点下面的常见问题，或找老师帮忙。"
 
 
-def menu_buttons() -> list[dict[str, str]]:
-    """The welcome's quick replies, each with a payload (a question's payload is its title)."""
+def menu_buttons(hot: list[str] | None = None) -> list[dict[str, str]]:
+    """The welcome's quick replies, each with a payload (a question's payload is its title); `hot`: the
+    questions for this student now (desk/insight/menus.py) instead of the built-in ones, then 转人工."""
+    if hot:
+        return [{"title": q, "payload": q} for q in hot] + [{"title": "转人工", "payload": PAYLOAD_REQUEST_HUMAN}]
     return [{"title": b["title"], "payload": b["payload"] or b["title"]} for b in WELCOME_BUTTONS]
 
 
-def welcome_reply(university_name: str) -> dict[str, Any]:
+def welcome_reply(university_name: str, hot: list[str] | None = None) -> dict[str, Any]:
     """The welcome a new web chat, a new follower or /start gets."""
-    return {"role": "bot", "text": WELCOME_TEXT.format(university=university_name), "buttons": menu_buttons()}
+    return {"role": "bot", "text": WELCOME_TEXT.format(university=university_name), "buttons": menu_buttons(hot)}
 
 
-def help_reply() -> dict[str, Any]:
-    return {"role": "bot", "text": HELP_TEXT, "buttons": menu_buttons()}
+def help_reply(hot: list[str] | None = None) -> dict[str, Any]:
+    return {"role": "bot", "text": HELP_TEXT, "buttons": menu_buttons(hot)}

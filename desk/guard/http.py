@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from knowledge_base.security_settings import https_on
 from knowledge_base.settings import Settings
 
 HSTS = "max-age=31536000"
@@ -81,7 +82,7 @@ class SecurityHeaders:
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
         ]
-        if settings.https:
+        if https_on(settings):
             headers.append((b"strict-transport-security", HSTS.encode()))
         return headers
 

@@ -41,7 +41,7 @@ from desk.models import (
     Conversation,
     HandoffRequest,
 )
-from knowledge_base import handoff_policy
+from knowledge_base import handoff_policy, redaction
 from knowledge_base.db import write_session
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class TicketStore:
     # -- opening ---------------------------------------------------------------------------------
     def open(self, conversation_id: str, packet: dict[str, Any]) -> tuple[TicketOpened, Public, bool]:
         """Open a ticket, or join the open one (double trigger); also whether staff need an alert."""
-        packet = dict(packet or {})
+        packet = redaction.redact_packet(dict(packet or {}))  # the student's words masked before they are kept
         priority = handoff_policy.valid_priority(packet.get("priority"))
         try:
             return self._open(conversation_id, packet, priority)

@@ -1,4 +1,4 @@
-"""`helpdesk`: the command line of the help desk (database, knowledge base, NLU assets, run)."""
+"""`helpdesk`: the command line of the help desk (database, knowledge base, NLU assets, students' data, run)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from desk.ops import insight_cli
+from desk.privacy import cli as privacy_cli
 from knowledge_base import config as kb_config
 from knowledge_base import settings as kb_settings
+from knowledge_base.redaction import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -270,14 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     user_commands.add_parsers(user, _sessions)
 
+    privacy_cli.register(sub)
+
     run = sub.add_parser("run", help="run Rasa, the action server and the desk together")
     run.add_argument("--model", help="model archive (default: the newest in var/models)")
     run.set_defaults(func=cmd_run)
+    insight_cli.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     for noisy in ("jieba", "httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -15,8 +15,10 @@ requests in flight, the channels finish the messages they hold), then Rasa and t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -36,6 +39,9 @@ from knowledge_base import config as kb_config
 logger = logging.getLogger(__name__)
 ROOT = kb_config.PROJECT_ROOT
 FRONT = "desk"  # stopped first, so the messages it holds can still reach Rasa
+TRACKER_STORE = "bot.tracker_store.RedactingTrackerStore"
+# every child runs under knowledge_base/redacted_run.py: its log lines are masked (knowledge_base/redaction.py)
+REDACTED = ["-m", "knowledge_base.redacted_run"]
 
 
 @dataclass
@@ -65,18 +71,43 @@ def newest_model(var_dir: Path) -> Path | None:
     return models[-1] if models else None
 
 
+def rasa_tracker_url(url: str) -> str:
+    """The tracker store URL for Rasa's SQLAlchemy 1.4, which has no psycopg 3 dialect: its psycopg2."""
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg2://", url)
+
+
+def lock_store_yaml(redis_url: str, prefix: str) -> str:
+    """Rasa's RedisLockStore on the desks' Redis (several Rasa replicas); "" without Redis (in-memory)."""
+    if not redis_url:
+        return ""
+    parts = urlsplit(redis_url)
+    db = parts.path.strip("/") or "0"
+    lines = ["lock_store:", "  type: redis", f"  url: {parts.hostname or '127.0.0.1'}", f"  port: {parts.port or 6379}",
+             f"  db: {int(db)}", f"  key_prefix: {re.sub(r'[^A-Za-z0-9]', '', prefix) or 'helpdesk'}"]  # fmt: skip
+    if parts.password:
+        lines.append(f"  password: {json.dumps(unquote(parts.password))}")
+    if parts.scheme == "rediss":
+        lines.append("  use_ssl: true")
+    return "\n".join(lines) + "\n"
+
+
 def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
-    """endpoints.yml and credentials.yml for the Rasa server, under var/."""
+    """endpoints.yml and credentials.yml for the Rasa server, under var/: the action server, the tracker
+    store (SQLite under var/, or HELPDESK_RASA_TRACKER_URL) and, with HELPDESK_REDIS_URL, the lock store."""
     var = settings.var_dir
     var.mkdir(parents=True, exist_ok=True)
     endpoints = var / "endpoints.yml"
     tracker_url = settings.rasa.tracker_url
+    # Rasa's SQL tracker store, masking students' words before they are written (bot/tracker_store.py)
+    store = f"tracker_store:\n  type: {TRACKER_STORE}\n"
     if tracker_url:
-        tracker = f"tracker_store:\n  type: SQL\n  url: {tracker_url}\n"
+        tracker = f"{store}  url: {json.dumps(rasa_tracker_url(tracker_url))}\n"
     else:
-        tracker = f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {var / 'rasa_tracker.db'}\n"
+        tracker = f"{store}  dialect: sqlite\n  db: {var / 'rasa_tracker.db'}\n"
     endpoints.write_text(
-        f"action_endpoint:\n  url: {settings.action_server.url.rstrip('/')}/webhook\n" + tracker,
+        f"action_endpoint:\n  url: {settings.action_server.url.rstrip('/')}/webhook\n"
+        + tracker
+        + lock_store_yaml(settings.redis_url, settings.redis_prefix),
         encoding="utf-8",
     )
     credentials = var / "credentials.yml"
@@ -87,7 +118,7 @@ def write_rasa_config(settings: Settings) -> tuple[Path, Path]:
 def rasa_argv(model: Path, port: int, token: str) -> list[str]:
     """`rasa run` with its HTTP API on loopback, behind `token` (for the desk and for `make eval`)."""
     # the token as one argument: one starting with "-" (token_urlsafe makes them) is not an option
-    return [venv_bin("rasa", "rasa"), "run", "--enable-api", f"--auth-token={token}",
+    return [venv_bin("rasa", "python"), *REDACTED, "rasa", "run", "--enable-api", f"--auth-token={token}",
             "-i", "127.0.0.1", "-p", str(port), "-m", str(model)]  # fmt: skip
 
 
@@ -126,7 +157,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
             "actions",
             [
                 venv_bin("app", "python"),
-                "-m",
+                *REDACTED,
                 "rasa_sdk",
                 "--actions",
                 "actions",
@@ -140,7 +171,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
             "desk",
             [
                 venv_bin("app", "python"),
-                "-m",
+                *REDACTED,
                 "uvicorn",
                 "--factory",
                 "desk.main:create_app",

@@ -15,14 +15,19 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
-from connectors.webchat import COOKIE_NAME, TOKEN_MAX_AGE_SECONDS, WebchatProtocolError, parse_frame
+from connectors.webchat import COOKIE_NAME, WebchatProtocolError, parse_frame
 from desk.chat.gateway import log_id
 from desk.chat.welcome import welcome_reply
 from desk.deps import GatewayDep, SettingsDep, TokensDep
 from desk.guard.http import client_address, webchat_origin_allowed
 from desk.guard.limits import allow
+from desk.insight import menus
+from desk.privacy.students import StudentData, StudentNotFound, Subject
 from knowledge_base import safety
+from knowledge_base.models import utcnow
+from knowledge_base.security_settings import https_on
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -59,16 +64,51 @@ async def webchat_session(
         response.set_cookie(
             COOKIE_NAME,
             token,
-            max_age=TOKEN_MAX_AGE_SECONDS,
+            max_age=tokens.max_age_seconds,
             httponly=True,
             samesite="lax",
-            secure=settings.https,
+            secure=https_on(settings),
         )
     messages = await to_thread.run_sync(gateway.history, conversation_id, max(after, 0))
     if not messages and after == 0:
-        welcome = welcome_reply(settings.university_name)
+        hot = await to_thread.run_sync(menus.hot_for, request.app.state.sessions, conversation_id)
+        welcome = welcome_reply(settings.university_name, hot)
         messages = await gateway.store_bot_messages(conversation_id, "web", [welcome])
     return {"conversation_id": conversation_id, "messages": messages}
+
+
+class ClearIn(BaseModel):
+    """The body of 结束并清除本次对话: the page's confirm dialog was answered yes."""
+
+    confirm: bool
+
+
+@router.post("/api/webchat/clear")
+async def webchat_clear(
+    request: Request, response: Response, body: ClearIn, settings: SettingsDep, tokens: TokensDep, gateway: GatewayDep
+) -> dict[str, Any]:
+    """结束并清除本次对话 (shared computers): erase this conversation's data everywhere, forget the cookie.
+
+    A JSON body is required, so a plain cross-site form cannot trigger it; the next visit starts afresh."""
+    conversation_id = tokens.read(request.cookies.get(COOKIE_NAME))
+    if conversation_id is None:
+        raise HTTPException(status_code=401, detail="没有进行中的对话")
+    if not body.confirm:
+        raise HTTPException(status_code=400, detail="请先确认要清除本次对话")
+    students: StudentData = request.app.state.students
+    async with gateway.conversation_lock(conversation_id):
+        try:
+            counts = await to_thread.run_sync(
+                lambda: students.erase(
+                    Subject("conversation", conversation_id), actor="student", now=utcnow(), action="clear"
+                )
+            )
+        except StudentNotFound:
+            counts = {}
+    await request.app.state.hub.broadcast(conversation_id, {"type": "cleared"})  # the browser's other tabs
+    response.delete_cookie(COOKIE_NAME, httponly=True, samesite="lax", secure=settings.cookie_secure)
+    logger.info("web chat conversation %s cleared by the student", log_id(conversation_id))
+    return {"cleared": True, "messages": int(counts.get("messages", 0))}
 
 
 @router.websocket("/ws/webchat")

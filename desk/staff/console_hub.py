@@ -82,10 +82,14 @@ class StaffHub:
                     await self._send(send, event)
 
 
-def start_hub(state: Any) -> StaffHub:
-    """Create the console hub and subscribe it to the Handoffs service (call inside the lifespan)."""
+def start_hub(state: Any, subscribe: Callable[[Send], None] | None = None) -> StaffHub:
+    """Create the console hub and subscribe it to the Handoffs service (call inside the lifespan).
+
+    `subscribe(hub.publish)` connects the hub to the service's events; by default directly, and with
+    several desk replicas through the bus (desk/fanout.connect_console), so every desk's consoles see them."""
     hub = StaffHub(lambda ticket_id: ticket_meta(state.sessions, ticket_id))
-    state.handoffs.add_listener(hub.publish)  # the service schedules the coroutine on the desk's loop
+    # the service schedules the coroutine on the desk's loop
+    (subscribe or state.handoffs.add_listener)(hub.publish)
     state.staff_hub = hub
     return hub
 

@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 from desk.staff import accounts
 from desk.staff import sessions as staff_sessions
 from knowledge_base.models import utcnow
+from knowledge_base.security_settings import https_on
 
 STAFF_COOKIE = "helpdesk_staff"
 LOGIN_CSRF_COOKIE = "helpdesk_login_csrf"
@@ -50,7 +51,7 @@ async def start_session(request: Request, response: Response, user: accounts.Cur
     token, csrf = await to_thread.run_sync(create)
     response.set_cookie(
         STAFF_COOKIE, token, max_age=int(life.max_age.total_seconds()), httponly=True, samesite="lax",
-        secure=request.app.state.settings.https, path="/",
+        secure=https_on(request.app.state.settings), path="/",
     )  # fmt: skip
     return csrf
 
@@ -66,7 +67,7 @@ async def end_session(request: Request, response: Response) -> None:
 
         await to_thread.run_sync(revoke)
     response.delete_cookie(
-        STAFF_COOKIE, path="/", httponly=True, samesite="lax", secure=request.app.state.settings.https
+        STAFF_COOKIE, path="/", httponly=True, samesite="lax", secure=https_on(request.app.state.settings)
     )
 
 
@@ -94,7 +95,7 @@ def new_login_csrf(request: Request) -> tuple[str, str]:
 
 def set_login_csrf_cookie(request: Request, response: Response, signed: str) -> None:
     response.set_cookie(LOGIN_CSRF_COOKIE, signed, max_age=3600, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.https, path="/staff")  # fmt: skip
+                        secure=https_on(request.app.state.settings), path="/staff")  # fmt: skip
 
 
 def check_login_csrf(request: Request, submitted: str) -> bool:

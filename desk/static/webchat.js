@@ -9,16 +9,18 @@
  *     client -> server: {"type":"message","text":str,"client_id":str[,"payload":str]}
  *     Message = {id, role: student|bot|staff|system, text, buttons:[{title,payload}], sender_name, created_at, client_id}
  *  3. Student text is shown at once as a pending bubble keyed by client_id; the server's "student" echo with the same
- *     client_id replaces it. Unconfirmed messages are queued and (re)sent in order whenever the socket is open.
+ *     client_id replaces it (masked as stored: 138****5678). Unconfirmed messages are queued and (re)sent in order whenever the socket is open.
  *  4. On close: reconnect with backoff 1s, 2s, 4s, ... max 10s; every attempt re-POSTs the session with ?after=<last id>
  *     first (and once more right after a reconnect's socket opens, to close the gap), then flushes the queue.
+ *  5. 结束并清除 (#chat-clear): after a confirm, POST /api/webchat/clear {"confirm": true} erases the conversation
+ *     and forgets the cookie; the page reloads into a fresh conversation (a "cleared" frame does the same in other tabs).
  */
 (() => {
   'use strict';
 
   const $ = (id) => document.getElementById(id);
   const list = $('messages'), scroller = $('scroller'), form = $('chat-form'), input = $('chat-input');
-  const typingEl = $('typing'), statusEl = $('conn-status');
+  const typingEl = $('typing'), statusEl = $('conn-status'), clearBtn = $('chat-clear');
   const MAX_LEN = 1000, GAP_MS = 5 * 60 * 1000, ROLES = ['student', 'bot', 'staff', 'system'];
   const AVATAR = { bot: '助', staff: '师', student: '我' };
   const WS_URL = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws/webchat`;
@@ -265,6 +267,9 @@
         const stick = nearBottom() || f.message.role === 'student';
         addMessage(f.message);
         refresh(stick);
+      } else if (f.type === 'cleared') {
+        // cleared in another tab: start afresh once that tab's answer has removed the cookie
+        if (!clearing) { list.replaceChildren(); setTimeout(restart, 1000); }
       } else if (f.type === 'typing') {
         setTyping(!!f.on);
       } else if (f.type === 'error') {
@@ -282,6 +287,38 @@
       for (const p of pending.values()) p.sent = false; // resend unconfirmed ones after reconnecting
       scheduleReconnect();
     };
+  }
+
+  // ---------- 结束并清除本次对话 (shared computers) ----------
+  const CLEAR_CONFIRM = '结束并清除本次对话？\n\n本次对话的聊天记录和其中的个人信息（姓名、学号、手机号）将从服务台删除，无法恢复；'
+    + '已约好的预约仍然有效（改约请联系老师）。';
+  let clearing = false;
+  function restart() {
+    const sock = ws;
+    ws = null; // no reconnect: the page starts a new conversation
+    if (sock) sock.close();
+    location.reload();
+  }
+  if (clearBtn) {
+    clearBtn.addEventListener('click', async () => {
+      if (!window.confirm(CLEAR_CONFIRM)) return;
+      clearBtn.disabled = true;
+      clearing = true;
+      try {
+        const res = await fetch('/api/webchat/clear', {
+          method: 'POST',
+          credentials: 'include',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ confirm: true }),
+        });
+        if (!res.ok && res.status !== 401) throw new Error(`clear: HTTP ${res.status}`);
+        restart();
+      } catch (_) {
+        clearing = false;
+        clearBtn.disabled = false;
+        notice('清除失败，请稍后再试。');
+      }
+    });
   }
 
   // ---------- UI events ----------

@@ -1,7 +1,7 @@
 """staff sessions kept on the server, and the access log of students' data
 
 Revision ID: 0009_staff_sessions
-Revises: 0007_pending_replies
+Revises: 0011_insight
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_staff_sessions"
-down_revision = "0007_pending_replies"
+down_revision = "0011_insight"  # after main's chain 0007 -> 0008_privacy_data -> 0011_insight
 branch_labels = None
 depends_on = None
 

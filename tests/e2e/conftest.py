@@ -23,6 +23,7 @@ class ChatClient:
         self.conversation_id = ""
         self.history: list[dict[str, Any]] = []
         self.ws: Any = None
+        self.seen: list[dict[str, Any]] = []  # every message the socket delivered, in order
         self._n = 0
 
     async def open(self) -> ChatClient:
@@ -44,12 +45,27 @@ class ChatClient:
         replies = []
         while True:
             got = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=60))
+            if got["type"] == "message":
+                self.seen.append(got["message"])
             if got["type"] == "typing" and not got["on"]:
                 return replies
             if got["type"] == "message" and got["message"]["role"] != "student":
                 replies.append(got["message"])
             if got["type"] == "error":
                 replies.append({"role": "error", "text": got["text"], "buttons": []})
+
+    async def read_until(self, match: Any, timeout: float = 15) -> dict[str, Any]:
+        """Read the socket until a message for which `match(message)` is true (one sent by staff, say)."""
+
+        async def until() -> dict[str, Any]:
+            while True:
+                got = json.loads(await self.ws.recv())
+                if got["type"] == "message":
+                    self.seen.append(got["message"])
+                    if match(got["message"]):
+                        return got["message"]
+
+        return await asyncio.wait_for(until(), timeout)
 
     async def close(self) -> None:
         await self.ws.close()

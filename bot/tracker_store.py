@@ -1,0 +1,56 @@
+"""RedactingTrackerStore: Rasa's SQLTrackerStore that stores students' words masked (runs in Rasa only).
+
+Rasa keeps every event of a conversation in its tracker store. This subclass (configured by the
+desk in var/endpoints.yml, `type: bot.tracker_store.RedactingTrackerStore`; Rasa's own extension
+point for custom tracker stores) masks each event before it is written, with the same rules as the
+desk (knowledge_base/redaction.py): phone, ID-card and student numbers in every user message, the
+answers to the booking form's contact questions as a whole (the question is the form's
+`requested_slot`), and the contact slots unless they hold a Fernet token sealed with the booking key.
+
+Only persistence is masked: the live conversation (the form validating the name just typed) works
+on Rasa's in-memory tracker, which still has the real text. The next message's tracker is read back
+from the store, so earlier messages reach the actions (the handoff summary) already masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from knowledge_base.redaction import install_log_redaction, redact_events
+
+logger = logging.getLogger(__name__)
+
+
+class RedactingTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore whose rows hold the masked form of every event."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        install_log_redaction()  # the Rasa process's logs follow the same rules (idempotent)
+        super().__init__(*args, **kwargs)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the events of the tracker that are not stored yet, masked."""
+        await self.stream_events(tracker)
+        events = list(tracker.events)
+        masked = redact_events([event.as_dict() for event in events])
+        with self.session_scope() as session:
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+            for event, data in list(zip(events, masked, strict=True))[stored:]:
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=(data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        logger.debug("tracker stored (masked)")

@@ -1,0 +1,1 @@
+"""Insight: what students need and how well each office serves them (dashboard queries, question clusters)."""
