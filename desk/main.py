@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = SessionTokens(settings.secret_key, int(settings.webchat.cookie_hours * 3600))
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
-        app.state.counters = make_counters(settings.redis_url)  # per-address limits (desk/guard/limits.py)
+        app.state.counters = make_counters(settings.redis_url, settings.redis_prefix)  # per-address limits
         # events for sockets go through the bus: in-process, or Redis pub/sub to every desk replica (desk/fanout)
         app.state.bus = bus = make_bus(settings.redis_url, settings.redis_prefix)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners

@@ -15,7 +15,6 @@ from typing import Protocol
 from knowledge_base import clock
 
 logger = logging.getLogger(__name__)
-KEY_PREFIX = "helpdesk:rl:"
 WARN_EVERY = 60.0
 
 
@@ -56,14 +55,15 @@ class MemoryCounters:
 class RedisCounters:
     """Counters in Redis (INCR + EXPIRE of one key per window), shared by every desk replica."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "helpdesk") -> None:
         from redis import asyncio as aioredis  # imported only when Redis is configured
 
+        self._prefix = f"{prefix}:rl:"  # HELPDESK_REDIS_PREFIX, shared with desk/fanout
         self._redis = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._warned = 0.0
 
     async def hit(self, key: str, window_seconds: int) -> int:
-        name = f"{KEY_PREFIX}{key}:{window_seconds}:{_bucket(window_seconds)}"
+        name = f"{self._prefix}{key}:{window_seconds}:{_bucket(window_seconds)}"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(name)
@@ -82,9 +82,9 @@ class RedisCounters:
         await self._redis.aclose()
 
 
-def make_counters(redis_url: str) -> Counters:
+def make_counters(redis_url: str, prefix: str = "helpdesk") -> Counters:
     """Redis counters when a URL is configured, else this process's memory."""
-    return RedisCounters(redis_url) if redis_url else MemoryCounters()
+    return RedisCounters(redis_url, prefix) if redis_url else MemoryCounters()
 
 
 async def allow(counters: Counters, key: str, limit: int, window_seconds: int) -> bool:
