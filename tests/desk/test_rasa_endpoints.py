@@ -22,7 +22,7 @@ def test_without_redis_rasa_keeps_its_in_memory_lock_store(tmp_path: Path) -> No
     endpoints, _ = write_rasa_config(Settings(var_dir=tmp_path))
     config = yaml.safe_load(endpoints.read_text())
     assert "lock_store" not in config
-    assert config["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "rasa_tracker.db")}
+    assert config["tracker_store"] == {"type": "bot.tracker_store.RedactingTrackerStore", "dialect": "sqlite", "db": str(tmp_path / "rasa_tracker.db")}
 
 
 def test_with_redis_and_postgresql_the_replicas_share_trackers_and_locks(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_with_redis_and_postgresql_the_replicas_share_trackers_and_locks(tmp_pat
     )
     endpoints, _ = write_rasa_config(settings)
     config = yaml.safe_load(endpoints.read_text())
-    assert config["tracker_store"] == {"type": "SQL", "url": "postgresql+psycopg2://helpdesk:pw@db:5432/rasa"}
+    assert config["tracker_store"] == {"type": "bot.tracker_store.RedactingTrackerStore", "url": "postgresql+psycopg2://helpdesk:pw@db:5432/rasa"}
     assert config["lock_store"] == {
         "type": "redis",
         "url": "redis.example.edu.cn",
