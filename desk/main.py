@@ -25,6 +25,8 @@ from desk.delivery.reminders import ReminderWorker
 from desk.errors import register as register_error_handlers
 from desk.fanout import connect_console, connect_webchat
 from desk.fanout.bus import RedisBus, make_bus
+from desk.guard import http as guard_http
+from desk.guard.limits import make_counters
 from desk.handoff.service import Handoffs
 from desk.insight.chat import InsightChat
 from desk.privacy.retention import Retention, RetentionWorker
@@ -47,6 +49,7 @@ from desk.routes import (
     insight_surveys,
     privacy_admin,
     staff,
+    staff_account,
     telegram,
     webchat,
     wechat,
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = SessionTokens(settings.secret_key, int(settings.webchat.cookie_hours * 3600))
         app.state.hub = WebchatHub()
         app.state.limiter = RateLimiter(settings.webchat.rate_limit, settings.webchat.rate_window_seconds)
+        app.state.counters = make_counters(settings.redis_url, settings.redis_prefix)  # per-address limits
         # events for sockets go through the bus: in-process, or Redis pub/sub to every desk replica (desk/fanout)
         app.state.bus = bus = make_bus(settings.redis_url, settings.redis_prefix)
         transcript = Transcript(app.state.sessions)  # every message out: stored, then to these listeners
@@ -137,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.channels.stop()
             await bus.stop()
             await http.aclose()
+            await app.state.counters.close()
             engine.dispose()
             app.state.rasa_tracker.dispose()
 
@@ -147,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telegram.router)
     app.include_router(wechat.router)
     app.include_router(staff.router)
+    app.include_router(staff_account.router)
     app.include_router(console_pages.router)
     app.include_router(console_api.router)
     app.include_router(console_socket.router)
@@ -163,4 +169,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_pages.router)
     register_error_handlers(app)
     tables = table_admin.mount(app, settings.secret_key)
+    guard_http.install(app, settings)  # trusted proxies, security headers, no query strings in the access log
     return app

@@ -7,9 +7,8 @@ either the groups (`rasa=RasaSettings(...)`) or the flat names of the variables 
 (`Settings(rasa_token=..., telegram_mode="webhook")`), and `environ()` gives the variables back, so the
 supervisor hands its children exactly these settings.
 
-Secrets that are not given (the Rasa API token, the cookie signing key, the booking key) are generated on
-first run and kept in var/secrets.json (knowledge_base.config), so restarts keep sessions, the Rasa token
-and students' sealed contact details readable.
+Secrets not given (the Rasa API token, the cookie signing key, the booking key) are generated on first run
+into var/secrets.json (knowledge_base.config): restarts keep the Rasa token and sealed contacts readable.
 
 Read elsewhere, on purpose: knowledge_base/clock.py reads HELPDESK_NOW / HELPDESK_NOW_SINCE itself, because
 Rasa's time extractor uses it in the Rasa environment (pydantic 1, no pydantic-settings); the Rasa-side
@@ -30,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.channel_checks import PLACEHOLDER_SECRETS, channel_problems
 from knowledge_base.config import PROJECT_ROOT, load_or_create_secrets
+from knowledge_base.security_settings import SecuritySettings
 
 PREFIX = "HELPDESK_"
 DENSE_OFF = ("off", "0", "false", "no")
@@ -234,6 +234,7 @@ GROUPS: dict[str, type[BaseSettings]] = {
     "pending": PendingSettings,
     "retention": RetentionSettings,
     "insight": InsightSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -260,15 +261,14 @@ class Settings(BaseSettings):
 
     var_dir: Path = PROJECT_ROOT / "var"  # runtime data: databases, secrets, models, logs, embeddings
     database_url: str = ""  # any SQLAlchemy URL; empty: SQLite at <var>/helpdesk.db
-    # Redis for what replicas share (docs/deployment.md); empty: all in-process. Keys start with redis_prefix.
-    redis_url: str = ""
+    redis_url: str = ""  # Redis for what replicas share (docs/deployment.md); empty: in-process; keys: redis_prefix
     redis_prefix: str = "helpdesk"
     model: Path | None = None  # the Rasa model `helpdesk run` serves; empty: the newest under <var>/models
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
     secret_key: str = ""  # signs the web chat and staff cookies
-    cookie_secure: bool = False
+    cookie_secure: bool = False  # staff and web chat cookies are Secure anyway when public_url is https
     university_name: str = "示例大学"
     desk_drain_seconds: int = Field(default=15, ge=1)  # SIGTERM: the desk's in-flight requests finish within this
 
@@ -286,6 +286,7 @@ class Settings(BaseSettings):
     pending: PendingSettings = Field(default_factory=PendingSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     insight: InsightSettings = Field(default_factory=InsightSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,7 +1,10 @@
 """The ticket store, the console's side: the queue, a ticket's detail, claim, note, transfer, close,
 canned replies (SQL only).
 
-Who may see and do what is checked here (errors from desk/handoff/tickets.py); status changes go
+Who may see and do what is checked here (errors from desk/handoff/tickets.py): the queue shows every
+ticket the person may see, without the student's words where they may not read it; a transcript
+opens on need to know (`CurrentUser.can_read`) and every opening is written to the access log
+(desk/staff/access_log.py); status changes go
 through `desk.handoff.states`. Claiming is one conditional UPDATE, so of two staff who click at once
 exactly one wins, on SQLite and PostgreSQL alike. Nothing is sent or emitted here:
 `desk.handoff.service.Handoffs` sends the returned notices and tells the consoles.
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from desk.handoff import states, texts
@@ -29,8 +32,10 @@ from desk.handoff.tickets import (
     iso,
     public,
     queue_key,
+    readable,
     record,
     staff_label,
+    transcript_bounds,
     visible,
 )
 from desk.models import (
@@ -43,8 +48,9 @@ from desk.models import (
     Message,
     TicketEvent,
 )
-from desk.staff import canned_replies
+from desk.staff import access_log, canned_replies
 from desk.staff.accounts import CurrentUser, StaffUser
+from desk.staff.console_queries import for_reader
 from knowledge_base.db import write_session
 from knowledge_base.models import Department
 
@@ -85,16 +91,29 @@ class StaffTickets:
                     select(Message.conversation_id, Message.text).where(Message.id.in_(newest))
                 ):
                     last[conv_id] = text
-            return [public(session, r, now, last.get(r.conversation_id, "")) for r in rows]
+            return [for_reader(user, public(session, r, now, last.get(r.conversation_id, ""))) for r in rows]
 
     def ticket(self, user: CurrentUser, ticket_id: int) -> Public:
-        """A ticket with its packet, the whole transcript (the bot's part too), events and canned replies."""
+        """A ticket with its packet, the transcript this person may read (the bot's part too, no earlier
+        ticket of a department they are not in), events and canned replies; the read is logged.
+        NotFound when the person may not read it (need to know)."""
+        now = self.now()
+        with write_session(self._sessions) as session:
+            row = readable(session, user, ticket_id)
+            access_log.record(
+                session, user.id, user.username, access_log.TRANSCRIPT, now,
+                ticket_id=row.id, conversation_id=row.conversation_id,
+            )  # fmt: skip
         with self._sessions() as session:
-            row = visible(session, user, ticket_id)
-            out = public(session, row, self.now())
+            row = readable(session, user, ticket_id)
+            out = public(session, row, now)
+            ranges = [
+                and_(Message.id > after, Message.id <= end) if end is not None else Message.id > after
+                for after, end in transcript_bounds(session, user, row)
+            ]
             messages = session.scalars(
                 select(Message)
-                .where(Message.conversation_id == row.conversation_id)
+                .where(Message.conversation_id == row.conversation_id, or_(false(), *ranges))
                 .order_by(Message.id.desc())
                 .limit(TRANSCRIPT_LIMIT)
             ).all()
@@ -119,6 +138,7 @@ class StaffTickets:
             out["notes"] = [e for e in out["events"] if e["kind"] in ("note", "transferred") and e["text"]]
             out["can_reply"] = row.status == TICKET_CLAIMED and row.claimed_by == user.id
             out["canned"] = canned_replies.for_user(session, user, row.department_id)
+            out["restricted"] = False
         return out
 
     def claim(self, user: CurrentUser, ticket_id: int) -> tuple[Public, str, Notices]:
@@ -169,7 +189,7 @@ class StaffTickets:
         """An internal note on the ticket (never sent to the student): the event and the ticket."""
         now = self.now()
         with write_session(self._sessions) as session:
-            row = visible(session, user, ticket_id)
+            row = readable(session, user, ticket_id)
             event = record(session, row, "note", now, user.id, text[:2000])
             session.flush()
             out = {
@@ -188,7 +208,7 @@ class StaffTickets:
         """Move the ticket to another department's queue, unclaimed: the ticket, conversation, department name."""
         now = self.now()
         with write_session(self._sessions) as session:
-            row = visible(session, user, ticket_id)
+            row = readable(session, user, ticket_id)
             target = session.get(Department, department_id)
             if target is None:
                 raise NotFound(f"department {department_id}")
@@ -221,7 +241,7 @@ class StaffTickets:
         """End the ticket; the bot has the chat again and, when a person had it, asks for a rating."""
         now = self.now()
         with write_session(self._sessions) as session:
-            row = visible(session, user, ticket_id)
+            row = readable(session, user, ticket_id)
             if row.status not in OPEN_TICKET_STATUSES:
                 raise IllegalTransition(f"工单{_label(row.status)}，不能再结束")
             if row.status == TICKET_CLAIMED and row.claimed_by != user.id and not user.is_admin:

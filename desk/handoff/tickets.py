@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desk.handoff import texts
-from desk.models import TICKET_MESSAGE, UNCLAIMED_STATUSES, HandoffRequest, Message, TicketEvent
+from desk.models import OPEN_TICKET_STATUSES, TICKET_MESSAGE, UNCLAIMED_STATUSES, HandoffRequest, Message, TicketEvent
 from desk.staff.accounts import CurrentUser, StaffUser
 from knowledge_base.handoff_policy import PRIORITY_HIGH, PRIORITY_URGENT
 from knowledge_base.models import Department, utcnow
@@ -27,6 +27,7 @@ ETA_SAMPLE = 20
 ETA_MINUTES_PER_POSITION = 3
 TRANSCRIPT_LIMIT = 1000
 RATING_WINDOW = timedelta(days=3)
+END_KINDS = ("closed", "cancelled", "returned")  # events that end a ticket: they note the last message id
 
 
 class HandoffError(Exception):
@@ -118,7 +119,12 @@ def record(
     text: str = "",
     **data: Any,
 ) -> TicketEvent:
-    """Journal an event of the ticket (ticket_events)."""
+    """Journal an event of the ticket (ticket_events). An event that ends the ticket notes the conversation's
+    last message id (`message_id`): the messages up to it belong to this ticket (`transcript_bounds`)."""
+    if kind in END_KINDS:
+        session.flush()
+        last = session.scalar(select(func.max(Message.id)).where(Message.conversation_id == ticket.conversation_id))
+        data = {**data, "message_id": int(last or 0)}
     event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor, text=text, data=data, created_at=now)
     session.add(event)
     return event
@@ -163,12 +169,61 @@ def public(session: Session, row: HandoffRequest, now: datetime, last_text: str 
     }
 
 
+def can_read(user: CurrentUser, row: HandoffRequest) -> bool:
+    """Whether this person may read the ticket's transcript (`CurrentUser.can_read`)."""
+    return user.can_read(row.department_id, row.priority, row.claimed_by, row.status in OPEN_TICKET_STATUSES)
+
+
 def visible(session: Session, user: CurrentUser, ticket_id: int) -> HandoffRequest:
-    """The ticket if this person may see it, else NotFound (the same for a missing one)."""
+    """The ticket if this person may see it (in the queue, or read it once closed), else NotFound (the same
+    for a missing one, so ids cannot be probed)."""
     row = session.get(HandoffRequest, ticket_id)
     if row is None or not user.can_see(row.department_id, row.priority):
         raise NotFound(f"ticket {ticket_id}")
+    if row.status not in OPEN_TICKET_STATUSES and not can_read(user, row):
+        raise NotFound(f"ticket {ticket_id}")
     return row
+
+
+def readable(session: Session, user: CurrentUser, ticket_id: int) -> HandoffRequest:
+    """The ticket if this person may read its transcript, else NotFound (need to know, docs/security.md)."""
+    row = session.get(HandoffRequest, ticket_id)
+    if row is None or not can_read(user, row):
+        raise NotFound(f"ticket {ticket_id}")
+    return row
+
+
+def transcript_bounds(session: Session, user: CurrentUser, row: HandoffRequest) -> list[tuple[int, int | None]]:
+    """The message id ranges (after, up to; None: no end) of the conversation this reader may see for `row`:
+    each ticket of the conversation owns the messages after the end of the one before it up to its own
+    end; the reader gets those of the tickets up to `row` they may read (never an earlier ticket of a
+    department they are not in), and nothing after `row` ended."""
+    tickets = session.scalars(
+        select(HandoffRequest)
+        .where(HandoffRequest.conversation_id == row.conversation_id, HandoffRequest.id <= row.id)
+        .order_by(HandoffRequest.id)
+    ).all()
+    ends: dict[int, int] = {}
+    for event in session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id.in_([t.id for t in tickets]), TicketEvent.kind.in_(END_KINDS))
+    ):
+        if isinstance((event.data or {}).get("message_id"), int):
+            ends[event.ticket_id] = event.data["message_id"]
+    bounds: list[tuple[int, int | None]] = []
+    after = 0
+    for ticket in tickets:
+        end = ends.get(ticket.id)
+        if end is None and ticket.status not in OPEN_TICKET_STATUSES:  # ended before ends were noted
+            end = session.scalar(
+                select(func.max(Message.id)).where(
+                    Message.conversation_id == ticket.conversation_id,
+                    Message.created_at <= (ticket.closed_at or ticket.created_at),
+                )
+            )
+        if ticket.id == row.id or can_read(user, ticket):
+            bounds.append((after, end))
+        after = end if end is not None else after
+    return bounds
 
 
 def open_ticket_of(session: Session, conversation_id: str) -> HandoffRequest | None:

@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--department", action="append", default=[], help="department id (repeatable)")
     create.add_argument("--name", help="display name shown to students, e.g. 王老师")
     create.set_defaults(func=cmd_user_create)
+    from desk.ops import user_commands
+
+    user_commands.add_parsers(user, _sessions)
 
     privacy_cli.register(sub)
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from desk.guard.http import uvicorn_proxy_args
 from desk.ops.restarts import GIVEN_UP, RESTARTING, RUNNING, STOPPED, RestartPolicy, StatusFile, status_path
 from desk.settings import Settings, get_settings
 from knowledge_base import config as kb_config
@@ -181,6 +182,7 @@ def build_children(settings: Settings, model: Path) -> list[Child]:
                 "--no-server-header",
                 "--ws",
                 "wsproto",
+                *uvicorn_proxy_args(settings),  # X-Forwarded-For only from HELPDESK_SECURITY_TRUSTED_PROXIES
                 "--timeout-graceful-shutdown",
                 str(settings.desk_drain_seconds),
             ],

@@ -3,7 +3,9 @@
 Rendered on the server (forms post back and redirect); the data, access rules and audit are in
 desk/staff/appointments_view.py, the errors' HTTP answers in desk/errors.py, the same operations as
 JSON in appointments_api.py. Contacts are masked (张*, 20******12, 138****1234); "显示联系方式" is a
-POST (CSRF) that shows one booking's full contact, never cached and never in the URL.
+POST (CSRF) that shows one booking's full contact, never cached and never in the URL. The CSV is a GET
+with masked contacts; with full contacts it is a POST (CSRF), so another site cannot make an admin's
+browser download it, and the export is written to the access log.
 """
 
 from __future__ import annotations
@@ -140,7 +142,22 @@ async def reveal_form(
 async def export(
     user: AdminDep, appointments: AppointmentsDep, clock: ClockDep, query: Annotated[ExportQuery, Query()]
 ) -> Response:
-    """Admins: the bookings from `from` to `to` (inclusive; default this week), cancelled ones included."""
+    """Admins: the bookings from `from` to `to` (inclusive; default this week), contacts masked."""
+    if query.contacts == "full":
+        raise HTTPException(status_code=405, detail="完整联系方式请在预约管理页面用“下载”按钮导出（POST）")
+    return await _csv(user, appointments, clock, query)
+
+
+@router.post("/staff/appointments.csv")
+async def export_form(
+    user: AdminDep, appointments: AppointmentsDep, clock: ClockDep, form: Annotated[ExportQuery, Form()]
+) -> Response:
+    """Admins, from the page's form (CSRF): the CSV, with full contacts when asked (written to the access log)."""
+    return await _csv(user, appointments, clock, form)
+
+
+async def _csv(user: CurrentUser, appointments: StaffAppointments, clock: ClockDep, query: ExportQuery) -> Response:
+    """The CSV of the query's range (default this week), cancelled bookings included."""
     current = today(clock())
     start = query.first or current - timedelta(days=current.weekday())
     end = query.last or start + timedelta(days=6)

@@ -53,7 +53,8 @@ async def ticket(handoffs: HandoffsDep, sessions: SessionsDep, user: StaffDep, t
 
 @router.post("/tickets/{ticket_id}/claim")
 async def claim(handoffs: HandoffsDep, user: StaffDep, ticket_id: int) -> dict[str, Any]:
-    return await _run(handoffs.claim, user, ticket_id)
+    """Take the chat; the claimer may read it from now on (`restricted` false)."""
+    return {**await _run(handoffs.claim, user, ticket_id), "restricted": False}
 
 
 @router.post("/tickets/{ticket_id}/reply")

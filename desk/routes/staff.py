@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from desk.deps import SessionsDep
+from desk.guard.http import client_address
+from desk.guard.limits import allow
 from desk.staff import accounts
 from desk.staff.schemas import LoginForm, StaffPublic
 from desk.staff.security import (
@@ -46,7 +48,10 @@ async def login_form(request: Request) -> HTMLResponse:
 async def login(request: Request, sessions: SessionsDep, form: Annotated[LoginForm, Form()]) -> Response:
     if not check_login_csrf(request, form.csrf_token):
         return _login_page(request, "页面已过期，请重新登录。", 403)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)  # the real client behind the trusted proxies, never the proxy
+    per_minute = request.app.state.settings.security.logins_per_minute
+    if not await allow(request.app.state.counters, f"login:{address}", per_minute, 60):
+        return _login_page(request, "登录尝试过于频繁，请稍后再试。", 429)
     try:
         user = await to_thread.run_sync(accounts.log_in, sessions, form.username, form.password, address, utcnow())
     except accounts.LoginThrottled:
@@ -54,14 +59,15 @@ async def login(request: Request, sessions: SessionsDep, form: Annotated[LoginFo
     except accounts.InvalidCredentials:
         return _login_page(request, "用户名或密码错误。", 401)
     response = RedirectResponse("/staff/", status_code=303)
-    start_session(request, response, user)
+    await start_session(request, response, user)
     return response
 
 
 @router.post("/staff/logout")
-async def logout(user: StaffDep) -> Response:
+async def logout(request: Request, user: StaffDep) -> Response:
+    """End the session on the server (a kept copy of the cookie opens nothing) and drop the cookie."""
     response = RedirectResponse("/staff/login", status_code=303)
-    end_session(response)
+    await end_session(request, response)
     return response
 
 

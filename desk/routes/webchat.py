@@ -1,4 +1,9 @@
-"""The web chat: the page, the session (cookie + history) and the websocket."""
+"""The web chat: the page, the session (cookie + history) and the websocket.
+
+Abuse limits (docs/security.md): new conversations per client address (HELPDESK_SECURITY_NEW_CHATS_PER_HOUR;
+a refused student is still shown the crisis hotlines), messages per conversation (HELPDESK_WEBCHAT_RATE_*;
+never a message that may signal a crisis), and the websocket's Origin (refused before accept).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,13 @@ from connectors.webchat import COOKIE_NAME, WebchatProtocolError, parse_frame
 from desk.chat.gateway import log_id
 from desk.chat.welcome import welcome_reply
 from desk.deps import GatewayDep, SettingsDep, TokensDep
+from desk.guard.http import client_address, webchat_origin_allowed
+from desk.guard.limits import allow
 from desk.insight import menus
 from desk.privacy.students import StudentData, StudentNotFound, Subject
+from knowledge_base import safety
 from knowledge_base.models import utcnow
+from knowledge_base.security_settings import https_on
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -47,6 +56,10 @@ async def webchat_session(
     """Start or resume the browser's conversation; returns the stored history (after `after`)."""
     conversation_id = tokens.read(request.cookies.get(COOKIE_NAME))
     if conversation_id is None:
+        key = f"chat:{client_address(request)}"
+        if not await allow(request.app.state.counters, key, settings.security.new_chats_per_hour, 3600):
+            logger.warning("new web chat conversations refused: too many from one address")
+            raise HTTPException(status_code=429, detail=f"新对话太多，请稍后再试。\n{safety.hotline_text()}")
         conversation_id, token = tokens.issue()
         response.set_cookie(
             COOKIE_NAME,
@@ -54,7 +67,7 @@ async def webchat_session(
             max_age=tokens.max_age_seconds,
             httponly=True,
             samesite="lax",
-            secure=settings.cookie_secure,
+            secure=https_on(settings),
         )
     messages = await to_thread.run_sync(gateway.history, conversation_id, max(after, 0))
     if not messages and after == 0:
@@ -102,6 +115,10 @@ async def webchat_clear(
 async def webchat_socket(websocket: WebSocket) -> None:
     """One browser tab's live connection; the cookie names the conversation."""
     state = websocket.app.state
+    if not webchat_origin_allowed(websocket, state.settings):
+        logger.warning("web chat websocket refused: foreign Origin")
+        await websocket.close(code=4403, reason="origin")
+        return
     conversation_id = state.tokens.read(websocket.cookies.get(COOKIE_NAME))
     if conversation_id is None:
         await websocket.close(code=4401, reason="no session")
@@ -120,7 +137,8 @@ async def webchat_socket(websocket: WebSocket) -> None:
             except WebchatProtocolError as exc:
                 await send({"type": "error", "text": str(exc), "client_id": exc.client_id})
                 continue
-            if not state.limiter.allow(conversation_id):
+            # a message that may signal a crisis is never limited (nor counted): it must reach a person
+            if not safety.is_crisis(inbound.text) and not state.limiter.allow(conversation_id):
                 await send({"type": "error", "text": "发送太频繁，请稍后再试。", "client_id": inbound.external_id})
                 continue
             await state.hub.broadcast(conversation_id, {"type": "typing", "on": True})

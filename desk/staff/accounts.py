@@ -1,7 +1,9 @@
 """Staff and admin accounts: argon2 password hashes, roles, login throttling.
 
 Roles: an admin sees and does everything; a staff member belongs to one or more departments (the
-catalog's department ids) and sees those departments' queues plus every urgent request. Failed logins
+catalog's department ids) and sees those departments' queues plus every urgent request. Seeing a
+request in the queue is not reading it: a transcript opens on need to know (`CurrentUser.can_read`,
+docs/security.md). Failed logins
 are counted per (username, client address) and per client address; past the limit the login is
 refused for a while even with the right password, so passwords cannot be guessed quickly.
 """
@@ -19,7 +21,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+import desk.staff.access_log  # noqa: F401  (registers the access log table with the accounts)
+from desk.staff import sessions as staff_sessions
 from knowledge_base.db import Base
+from knowledge_base.handoff_policy import CRISIS_DEPARTMENT, PRIORITY_URGENT
 from knowledge_base.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -78,6 +83,10 @@ class WeakPassword(AccountError):
     """The password is too short."""
 
 
+class UnknownUser(AccountError):
+    """No account has this username."""
+
+
 class UsernameTaken(AccountError):
     """Another account has this username."""
 
@@ -93,14 +102,34 @@ class CurrentUser:
     departments: tuple[str, ...]
 
     def can_see(self, department_id: str | None, priority: str) -> bool:
-        """Whether this person may see a request of that department and priority."""
-        if self.is_admin or priority == "urgent":
+        """Whether this person may see a request of that department and priority in the queue
+        (every on-duty person is alerted to an urgent one; its transcript is `can_read`'s question)."""
+        if self.is_admin or priority == PRIORITY_URGENT:
             return True
         return department_id is not None and department_id in self.departments
+
+    def can_read(self, department_id: str | None, priority: str, claimed_by: int | None, is_open: bool) -> bool:
+        """Whether this person may open the request's transcript (need to know): admins and the request's
+        department always; while it is open, also the person who claimed it and, when urgent, the
+        counselling centre (the crisis department). A closed request stays with its department."""
+        if self.is_admin or (department_id is not None and department_id in self.departments):
+            return True
+        if not is_open:
+            return False
+        return (claimed_by is not None and claimed_by == self.id) or (
+            priority == PRIORITY_URGENT and CRISIS_DEPARTMENT in self.departments
+        )
 
     @classmethod
     def of(cls, user: StaffUser) -> CurrentUser:
         return cls(user.id, user.username, user.display_name or user.username, user.is_admin, tuple(user.departments))
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def hash_password(password: str) -> str:
@@ -197,3 +226,27 @@ def load_user(session: Session, user_id: int) -> CurrentUser | None:
     if user is None or not user.active:
         return None
     return CurrentUser.of(user)
+
+
+def change_password(session: Session, user_id: int, current: str, new: str, keep_session: str | None) -> None:
+    """Replace the password after checking the current one; every other session of the person ends.
+    Raises InvalidCredentials (wrong current password) or WeakPassword. The caller commits."""
+    user = session.get(StaffUser, user_id)
+    if user is None or not user.active:
+        raise InvalidCredentials("account not found")
+    if not _verify(user.password_hash, current):
+        raise InvalidCredentials("wrong current password")
+    if new == current:
+        raise WeakPassword("the new password must differ from the current one")
+    user.password_hash = hash_password(new)
+    staff_sessions.revoke_user(session, user.id, keep_hash=keep_session)
+    logger.info("staff user %d changed the password", user.id)
+
+
+def set_active(session: Session, username: str, active: bool) -> int:
+    """Enable or disable an account; disabling ends all its sessions at once. Returns how many ended."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+    if user is None:
+        raise UnknownUser(f"no account '{username}'")
+    user.active = active
+    return 0 if active else staff_sessions.revoke_user(session, user.id)

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from desk.staff import access_log as access_table
 from desk.staff.accounts import CurrentUser
 from desk.staff.schemas import AppointmentList, AppointmentPublic, ContactPublic, DepartmentPublic
 from knowledge_base.booking import models as bm
@@ -24,7 +25,7 @@ from knowledge_base.booking.errors import BookingNotFound
 from knowledge_base.booking.service import normalize_code
 from knowledge_base.booking.staff import MODE_ZH, STATUS_ZH, StaffBookings, export_csv
 from knowledge_base.booking.types import StaffBookingRow
-from knowledge_base.models import Department, Service
+from knowledge_base.models import Department, Service, utcnow
 from knowledge_base.privacy import ContactCipher
 from knowledge_base.timeexpr import TZ
 
@@ -178,6 +179,10 @@ class StaffAppointments:
                 "staff user %d (%s) exported the full contacts of %d bookings (%s, %s to %s)",
                 user.id, user.username, len(pairs), department or "all departments", first, last,
             )  # fmt: skip
+            detail = f"{len(pairs)} bookings, {department or 'all departments'}, {first} to {last}"
+            access_table.write(
+                self._sessions, user.id, user.username, access_table.CONTACT_EXPORT, utcnow(), detail=detail
+            )
         return export_csv(row for _, row in pairs)
 
     # -- acting -----------------------------------------------------------------------------------
@@ -198,6 +203,9 @@ class StaffAppointments:
         if token is None:
             raise BookingNotFound(code)
         contact = self._cipher.open(token)[0]
+        access_table.write(
+            self._sessions, user.id, user.username, access_table.CONTACT, utcnow(), booking_code=code, detail=department
+        )
         access_log.info(
             "staff user %d (%s) viewed the contact of booking %s (%s)", user.id, user.username, code, department
         )

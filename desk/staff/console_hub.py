@@ -1,9 +1,11 @@
 """The staff console's live feed: open console sockets, and the Handoffs events each of them may see.
 
-Service events are pushed to every open console, filtered per person with the same rule as the
-queue (`CurrentUser.can_see`): a staff member never receives a message of a ticket they may not
-open. A socket needs the session cookie and an Origin equal to the desk's host (`origin_allowed`),
-so another site cannot open it with the staff member's cookie; the route is desk/routes/console_socket.py.
+Service events are pushed to every open console, filtered per person with the same rules as the
+API: a ticket event goes to those who see the ticket in their queue (`CurrentUser.can_see`), without
+the student's words for those who may not read it (`console_queries.for_reader`); a message event
+only to those who may read the transcript (`CurrentUser.can_read`). A socket needs the session
+cookie and an Origin equal to the desk's host (`origin_allowed`), so another site cannot open it
+with the staff member's cookie; the route is desk/routes/console_socket.py.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from anyio import to_thread
 from fastapi import WebSocket
 
 from desk.staff import accounts
-from desk.staff.console_queries import ticket_meta
-from desk.staff.security import read_session
-
-OPEN_STATUSES = {"queued", "message", "claimed"}
+from desk.staff.console_queries import TicketMeta, for_reader, ticket_meta
+from desk.staff.security import session_user
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -27,15 +27,15 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class StaffHub:
     """Open console sockets and who is behind each; forwards service events to those who may see them.
 
-    The hub remembers each ticket's (department, priority) from the events it has seen, so that a
+    The hub remembers each ticket's meta (department, priority, claimer, open) from the events it has seen, so that a
     message event (which names only the ticket) can be filtered, and so that a console which could
     see a ticket before a transfer learns that it left its queue (`ticket_removed`).
     """
 
-    def __init__(self, lookup: Callable[[int], tuple[str | None, str] | None]) -> None:
+    def __init__(self, lookup: Callable[[int], TicketMeta | None]) -> None:
         self._clients: dict[Send, accounts.CurrentUser] = {}
-        self._tickets: dict[int, tuple[str | None, str]] = {}
-        self._lookup = lookup  # sync, runs in a worker thread: (department_id, priority) of a ticket id
+        self._tickets: dict[int, TicketMeta] = {}
+        self._lookup = lookup  # sync, runs in a worker thread: the meta of a ticket id
 
     def join(self, user: accounts.CurrentUser, send: Send) -> None:
         self._clients[send] = user
@@ -49,7 +49,7 @@ class StaffHub:
         except Exception:  # a closed socket leaves on its own
             self.leave(send)
 
-    async def _meta(self, ticket_id: int) -> tuple[str | None, str] | None:
+    async def _meta(self, ticket_id: int) -> TicketMeta | None:
         meta = self._tickets.get(ticket_id)
         if meta is None:
             meta = await to_thread.run_sync(self._lookup, ticket_id)
@@ -64,21 +64,21 @@ class StaffHub:
             ticket = event["ticket"]
             ticket_id = int(ticket["id"])
             before = self._tickets.get(ticket_id)
-            now = (ticket.get("department_id"), str(ticket.get("priority", "normal")))
+            now = TicketMeta.of(ticket)
             self._tickets[ticket_id] = now
-            if ticket.get("status") not in OPEN_STATUSES:
+            if not now.is_open:
                 self._tickets.pop(ticket_id, None)
             for send, user in list(self._clients.items()):
-                if user.can_see(*now):
-                    await self._send(send, event)
-                elif kind == "ticket" and before is not None and user.can_see(*before):
+                if now.seen_by(user):
+                    await self._send(send, {**event, "ticket": for_reader(user, ticket)})
+                elif kind == "ticket" and before is not None and before.seen_by(user):
                     await self._send(send, {"type": "ticket_removed", "id": ticket_id})
         elif kind == "message" and event.get("ticket_id") is not None:
             meta = await self._meta(int(event["ticket_id"]))
             if meta is None:
                 return
             for send, user in list(self._clients.items()):
-                if user.can_see(*meta):
+                if meta.read_by(user):
                     await self._send(send, event)
 
 
@@ -106,15 +106,6 @@ def origin_allowed(origin: str | None, host: str | None, public_url: str = "") -
 
 
 async def socket_user(websocket: WebSocket) -> accounts.CurrentUser | None:
-    """The active account behind the socket's session cookie (still within its age), else None."""
-    # read_session reads only the cookies and the app's state, which a websocket has like a request
-    data = read_session(websocket)  # type: ignore[arg-type]
-    if data is None:
-        return None
-    sessions = websocket.app.state.sessions
-
-    def load() -> accounts.CurrentUser | None:
-        with sessions() as session:
-            return accounts.load_user(session, int(data["uid"]))
-
-    return await to_thread.run_sync(load)
+    """The active account behind the socket's session cookie (a session still open), else None."""
+    found = await session_user(websocket)
+    return found[0] if found is not None else None

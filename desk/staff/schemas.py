@@ -254,3 +254,22 @@ class ContactPublic(BaseModel):
     name: str
     student_number: str
     phone: str
+
+
+class PasswordForm(BaseModel):
+    """`POST /staff/password`: the current password and the new one twice (missing fields read as empty)."""
+
+    current_password: str = ""
+    new_password: str = ""
+    repeat: str = ""
+    csrf_token: str = ""
+
+
+class AccessLogQuery(FormModel):
+    """`GET /staff/access-log` (admins): one staff member's reads and/or one day's, a page of them."""
+
+    user: str = Field("", title="用户名", max_length=64)
+    day: Annotated[dt.date | None, BeforeValidator(_empty_is_none)] = Field(
+        None, title="日期", json_schema_extra={"invalid": BAD_DATE}
+    )
+    page: int = Field(1, ge=1, le=100_000, title="页码")

@@ -1,26 +1,32 @@
 """Staff sessions and CSRF protection.
 
-The session is a signed, HttpOnly, SameSite=Lax cookie (itsdangerous) carrying the account id and a
-per-session CSRF token; it expires after `SESSION_MAX_AGE`. Every state-changing staff request must
-echo the token (form field `csrf_token` or header `X-CSRF-Token`). The login form itself is protected
-by a pre-login token in its own cookie (double submit).
+The session cookie (HttpOnly, SameSite=Lax, Secure whenever the public URL is https) holds a random id;
+the server keeps its hash, the account and a per-session CSRF token in `staff_sessions`
+(desk/staff/sessions.py), so logout, a password change and a disabled account end it at once, and it
+ends after the idle timeout and the absolute lifetime (HELPDESK_SECURITY_SESSION_*). Every
+state-changing staff request must echo the token (form field `csrf_token` or header `X-CSRF-Token`).
+The login form itself is protected by a pre-login token in its own cookie (double submit).
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated
 
 from anyio import to_thread
 from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
 
 from desk.staff import accounts
+from desk.staff import sessions as staff_sessions
+from knowledge_base.models import utcnow
+from knowledge_base.security_settings import https_on
 
 STAFF_COOKIE = "helpdesk_staff"
 LOGIN_CSRF_COOKIE = "helpdesk_login_csrf"
-SESSION_MAX_AGE = 12 * 3600
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -28,31 +34,57 @@ def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(request.app.state.settings.secret_key, salt=salt)
 
 
-def start_session(request: Request, response: Response, user: accounts.CurrentUser) -> str:
-    """Set the session cookie; returns the session's CSRF token."""
-    csrf = secrets.token_urlsafe(24)
-    token = _serializer(request, "staff-session").dumps({"uid": user.id, "csrf": csrf})
+def lifetime(conn: HTTPConnection) -> staff_sessions.Lifetime:
+    """The session lifetime the settings give."""
+    sec = conn.app.state.settings.security
+    return staff_sessions.Lifetime(timedelta(minutes=sec.session_idle_minutes), timedelta(hours=sec.session_max_hours))
+
+
+async def start_session(request: Request, response: Response, user: accounts.CurrentUser) -> str:
+    """Open a server-side session and set its cookie; returns the session's CSRF token."""
+    life, sessions = lifetime(request), request.app.state.sessions
+
+    def create() -> tuple[str, str]:
+        with sessions() as session, session.begin():
+            return staff_sessions.create(session, user.id, utcnow(), life)
+
+    token, csrf = await to_thread.run_sync(create)
     response.set_cookie(
-        STAFF_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
-        secure=request.app.state.settings.cookie_secure, path="/",
+        STAFF_COOKIE, token, max_age=int(life.max_age.total_seconds()), httponly=True, samesite="lax",
+        secure=https_on(request.app.state.settings), path="/",
     )  # fmt: skip
     return csrf
 
 
-def end_session(response: Response) -> None:
-    response.delete_cookie(STAFF_COOKIE, path="/")
+async def end_session(request: Request, response: Response) -> None:
+    """Logout: the session's row is deleted (a copy of the cookie opens nothing) and the cookie dropped."""
+    token, sessions = request.cookies.get(STAFF_COOKIE), request.app.state.sessions
+    if token:
+
+        def revoke() -> None:
+            with sessions() as session, session.begin():
+                staff_sessions.revoke(session, token)
+
+        await to_thread.run_sync(revoke)
+    response.delete_cookie(
+        STAFF_COOKIE, path="/", httponly=True, samesite="lax", secure=https_on(request.app.state.settings)
+    )
 
 
-def read_session(request: Request) -> dict[str, Any] | None:
-    """The session's data from a valid cookie, else None."""
-    raw = request.cookies.get(STAFF_COOKIE)
-    if not raw:
+async def session_user(conn: HTTPConnection) -> tuple[accounts.CurrentUser, staff_sessions.OpenSession] | None:
+    """The active account and open session behind the connection's cookie (a request or a websocket), else None."""
+    token = conn.cookies.get(STAFF_COOKIE)
+    if not token:
         return None
-    try:
-        data = _serializer(request, "staff-session").loads(raw, max_age=SESSION_MAX_AGE)
-    except BadSignature:
-        return None
-    return data if isinstance(data, dict) and "uid" in data and "csrf" in data else None
+    life, sessions = lifetime(conn), conn.app.state.sessions
+
+    def load() -> tuple[accounts.CurrentUser, staff_sessions.OpenSession] | None:
+        with sessions() as session, session.begin():
+            found = staff_sessions.lookup(session, token, utcnow(), life)
+            user = accounts.load_user(session, found.user_id) if found else None
+            return (user, found) if user is not None and found is not None else None
+
+    return await to_thread.run_sync(load)
 
 
 def new_login_csrf(request: Request) -> tuple[str, str]:
@@ -63,7 +95,7 @@ def new_login_csrf(request: Request) -> tuple[str, str]:
 
 def set_login_csrf_cookie(request: Request, response: Response, signed: str) -> None:
     response.set_cookie(LOGIN_CSRF_COOKIE, signed, max_age=3600, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.cookie_secure, path="/staff")  # fmt: skip
+                        secure=https_on(request.app.state.settings), path="/staff")  # fmt: skip
 
 
 def check_login_csrf(request: Request, submitted: str) -> bool:
@@ -79,25 +111,18 @@ def check_login_csrf(request: Request, submitted: str) -> bool:
 
 async def current_staff(request: Request) -> accounts.CurrentUser:
     """The logged-in staff member; 401 without a valid session, 403 on a missing or wrong CSRF token."""
-    data = read_session(request)
-    if data is None:
-        raise HTTPException(status_code=401, detail="请先登录")
-    sessions = request.app.state.sessions
-
-    def load() -> accounts.CurrentUser | None:
-        with sessions() as session:
-            return accounts.load_user(session, int(data["uid"]))
-
-    user = await to_thread.run_sync(load)
-    if user is None:
-        raise HTTPException(status_code=401, detail="账号已停用或不存在，请重新登录")
+    found = await session_user(request)
+    if found is None:
+        raise HTTPException(status_code=401, detail="请先登录（登录已过期、已退出或账号已停用）")
+    user, open_session = found
     if request.method in UNSAFE_METHODS:
         submitted = request.headers.get("x-csrf-token", "")
         if not submitted and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             submitted = str((await request.form()).get("csrf_token", ""))
-        if not hmac.compare_digest(submitted, str(data["csrf"])):
+        if not hmac.compare_digest(submitted, open_session.csrf):
             raise HTTPException(status_code=403, detail="页面已过期，请刷新后重试（CSRF）")
-    request.state.csrf_token = data["csrf"]
+    request.state.csrf_token = open_session.csrf
+    request.state.session_hash = open_session.id_hash
     return user
 
 

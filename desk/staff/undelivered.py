@@ -6,14 +6,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from desk.models import OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
+from desk.models import OPEN_TICKET_STATUSES, OUTBOX_FAILED, HandoffRequest, Message, OutboxItem
 from desk.staff import accounts
 
 
 def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any]]:
     """Messages a channel refused for good (blocked bot, closed WeChat window...), newest first.
 
-    Admins see all; staff see those of conversations with a request they may see.
+    Admins see all; staff see those of conversations with a request they may read (need to know:
+    `CurrentUser.can_read`, so an urgent chat's words stay with its claimer and the counselling centre).
     """
     with sessions() as session:
         rows = session.execute(
@@ -25,7 +26,11 @@ def undelivered(sessions: Any, user: accounts.CurrentUser) -> list[dict[str, Any
         ).all()
         if not user.is_admin:
             requests = session.scalars(select(HandoffRequest)).all()
-            allowed = {r.conversation_id for r in requests if user.can_see(r.department_id, r.priority)}
+            allowed = {
+                r.conversation_id
+                for r in requests
+                if user.can_read(r.department_id, r.priority, r.claimed_by, r.status in OPEN_TICKET_STATUSES)
+            }
             rows = [row for row in rows if row[0].conversation_id in allowed]
         return [
             {

@@ -43,7 +43,11 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def phone(browser: Any) -> Iterator[Any]:
     """A phone-sized page (390x844, like a common phone)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN")
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate as a string, which the desk's CSP
+    # (script-src 'self', no eval) refuses; test_csp_browser.py checks the pages under the real policy
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN", bypass_csp=True
+    )
     page = context.new_page()
     yield page
     context.close()

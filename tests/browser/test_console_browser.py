@@ -93,7 +93,9 @@ def other_tickets(stack: Stack) -> Iterator[dict[str, int]]:
 @pytest.fixture
 def desktop(browser: Any) -> Iterator[Any]:
     """The staff member's own browser (a second context: separate cookies from the student's)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", bypass_csp=True
+    )  # conftest.py
     page = context.new_page()
     yield page
     context.close()

@@ -238,12 +238,19 @@ def test_admin_sees_every_department_and_exports_csv(  # type: ignore[no-untyped
     one_day = desk.get("/staff/appointments.csv", params={"from": "2026-12-04", "to": "2026-12-04"})
     assert len(list(csv.reader(io.StringIO(one_day.content.decode("utf-8-sig"))))) == 2
 
+    wanted = {"from": "2026-12-01", "to": "2026-12-01", "department": "mental_health", "contacts": "full"}
+    by_link = desk.get("/staff/appointments.csv", params=wanted)  # full contacts never by a GET (a link, an <img>)
+    assert by_link.status_code == 405 and "13800000001" not in by_link.text
+    assert desk.post("/staff/appointments.csv", data=wanted).status_code == 403  # without the page's CSRF token
+    token = re.search(r'name="csrf_token" value="([^"]+)"', desk.get("/staff/appointments").text).group(1)  # type: ignore[union-attr]
     with caplog.at_level(logging.INFO, logger="desk.access"):
-        full = desk.get(
-            "/staff/appointments.csv",
-            params={"from": "2026-12-01", "to": "2026-12-01", "department": "mental_health", "contacts": "full"},
-        )
-    assert "13800000001" in full.text and "张三" in full.text and "13800000003" not in full.text
+        full = desk.post("/staff/appointments.csv", data={**wanted, "csrf_token": token})
+    assert (
+        full.status_code == 200
+        and "13800000001" in full.text
+        and "张三" in full.text
+        and "13800000003" not in full.text
+    )
     assert any("exported the full contacts of 1 bookings" in r.getMessage() for r in caplog.records)
     assert desk.get("/staff/appointments.csv", params={"from": "2026-12-05", "to": "2026-12-01"}).status_code == 400
     assert desk.get("/staff/appointments.csv", params={"from": "昨天"}).status_code == 400

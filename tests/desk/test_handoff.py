@@ -210,9 +210,9 @@ async def test_when_the_office_opens_waiting_messages_come_first(sessions: sessi
     await desk.say("我不想活了", conv="web:urgent")
     order = [t["conversation_id"] for t in desk.handoffs.queue(staff["wang"])]
     assert order == ["web:urgent", "web:weekend", "web:complaint", "web:normal"]
-    # 李老师 (校园卡) sees no psychological ticket but every urgent one (24-hour duty)
-    elsewhere = [(t["conversation_id"], t["priority"]) for t in desk.handoffs.queue(staff["li"])]
-    assert elsewhere == [("web:urgent", "urgent")]
+    # 李老师 (校园卡) sees no psychological ticket but every urgent one (24-hour duty), without its words
+    elsewhere = [(t["id"], t["priority"], t["restricted"], t["last_text"]) for t in desk.handoffs.queue(staff["li"])]
+    assert elsewhere == [(desk.ticket("web:urgent").id, "urgent", True, "")]
 
 
 async def test_eta_follows_the_departments_recent_claim_waits(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]

@@ -127,7 +127,6 @@ def log_in_and_out(client: TestClient, password: str) -> str:
     return kept
 
 
-@pytest.mark.xfail(strict=True, reason="server-side sessions: issue #11")
 def test_a_session_cookie_kept_after_logout_opens_nothing(client: TestClient, people) -> None:  # type: ignore[no-untyped-def]
     kept = log_in_and_out(client, people["li"])
     client.cookies.set(STAFF_COOKIE, kept)  # replayed, as a copied cookie or a shared computer would
