@@ -81,6 +81,10 @@ async def render_faq(
         names = await asyncio.to_thread(lambda: {i: kb.faq(i).question for i in outcome.faq_ids[:3]})
         buttons = [{"title": q, "payload": choose_payload(i)} for i, q in names.items()]
         dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons)
+    elif outcome.kind == "decline" and outcome.other_university:
+        dispatcher.utter_message(
+            response="utter_other_university", university=kb.university_name, other=outcome.other_university
+        )
     elif outcome.kind == "decline":
         dispatcher.utter_message(response="utter_out_of_scope")
     elif outcome.kind == "faq_none":

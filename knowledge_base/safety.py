@@ -1,17 +1,22 @@
-"""The crisis decision: a curated lexicon that flags possible self-harm or danger, and the classifier.
+"""The crisis decision: a curated lexicon, a dedicated detector (knowledge_base/crisis_detector.py), tiers.
 
-`detect_crisis` is the one decision, used alike by the gateway's pre-filter (the text alone, on every
-student message before anything else, so the hotline answer and an urgent handoff happen even when
-Rasa is down), by `knowledge_base.decisions.route` (which the actions and `make eval` share; there the
-NLU's `crisis` intent counts too, when it is sure enough). Text is normalised first (full-width to half-width,
-spaces and punctuation removed) so "不 想 活 了" and "不想活了！" match alike. Known near-misses
-(杀毒软件, 笑死我了, 累死了, 《活着》...) are removed before matching.
+`assess` is the one decision, used alike by the gateway's pre-filter (the text alone, on every student
+message before anything else, so the hotline answer and an urgent handoff happen even when Rasa is
+down), by `knowledge_base.decisions.route` (which the actions and `make eval` share). It gives a tier:
+urgent (hotlines and an urgent ticket at once), check_in (a gentle question that names the hotline and
+offers a counsellor; the next message escalates when it accepts help or carries a signal again) or
+none. Text is normalised first (Traditional to Simplified, full-width to half-width, spaces and
+punctuation removed) so "不 想 活 了", "不想活了！" and "不想活了" match alike. Known near-misses
+(杀毒软件, 笑死我了, 累死了, 《活着》...) are removed before matching; a phrase in a story or a joke
+gets the check-in, never silence.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from dataclasses import dataclass
+
+from knowledge_base.normalization import simplify
 
 # Phrases that signal self-harm, suicidal thinking or immediate danger.
 CRISIS_PATTERNS: tuple[str, ...] = (
@@ -20,14 +25,13 @@ CRISIS_PATTERNS: tuple[str, ...] = (
     r"活着(真|好|太|真的|都)?没(有)?(意思|意义|希望|盼头)",
     r"活够了",
     r"没(有)?活下去的",
-    r"想(要)?死",
-    r"去死",
     r"寻死",
     r"求死",
     r"一死了之",
     r"死了算了",
-    r"死了(就)?(好|解脱|轻松)",
+    r"死了(就)?(好了|解脱|轻松)",
     r"自杀",
+    r"想(要)?死(了|啊|吧|呀)?($|真的|怎么办|的(心|念头|想法)|算了)",
     r"轻生",
     r"自残",
     r"自伤",
@@ -56,10 +60,9 @@ CRISIS_PATTERNS: tuple[str, ...] = (
     r"没有(人|谁)在乎我",
     r"世界上(没有|少)我",
     r"(有人|被人)(跟踪|尾随|威胁|勒索|敲诈)我?",
-    r"(打|殴打|揍|家暴|性侵|猥亵|骚扰)我",
+    r"(殴打|家暴|性侵|猥亵|骚扰)我",
     r"被(打|殴打|揍|家暴|性侵|猥亵|强奸|绑架|囚禁)",
     r"有人要(杀|打|害)我",
-    r"救命",
     r"(室友|同学|男朋友|女朋友|对象|家人|父亲|母亲|他|她)(一直)?(打|威胁|跟踪)我",
     # homophones, pinyin and abbreviations students type to get past filters
     r"紫砂",
@@ -150,19 +153,48 @@ NEAR_MISSES: tuple[str, ...] = (
     r"救命之恩",
     r"想死你(们)?了",
     r"(自杀|自伤|自残|危机)(干预|预防|防控)",
-    r"(角色|人物|主角|剧本|小说|电影|剧情|游戏)里?.{0,6}(割腕|自杀|跳楼|上吊)",
+    r"(防|反|预防)(自杀|自伤|自残)",
+    r"跳楼机",
+)
+
+# Phrases that are as often everyday talk as a crisis (想死那家店了, 救命 选课系统崩了, 打我一顿也不去):
+# a crisis only when the detector agrees, else the gentle check-in.
+AMBIGUOUS_PATTERNS: tuple[str, ...] = (
+    r"想(要)?死",
+    r"去死",
+    r"救命",
+    r"(打|揍)我",
+)
+
+# An alarming phrase in a story or a game ("游戏输了我想自杀", a character's 割腕): not today's path,
+# but never silence either: the check-in.
+CONTEXT_NEAR_MISSES: tuple[str, ...] = (
+    r"(角色|人物|主角|剧本|小说|电影|剧情|游戏|开玩笑|玩笑|段子)里?.{0,8}(割腕|自杀|跳楼|上吊|想死|不想活)",
+    r"(割腕|自杀|跳楼|上吊|想死|不想活).{0,8}(开玩笑|玩笑|哈哈|hhh|doge|狗头)",
 )
 
 _CRISIS_RE = re.compile("|".join(CRISIS_PATTERNS))
+_AMBIGUOUS_RE = re.compile("|".join(AMBIGUOUS_PATTERNS))
 _NEAR_MISS_RE = re.compile("|".join(NEAR_MISSES), re.IGNORECASE)
+_CONTEXT_RE = re.compile("|".join(CONTEXT_NEAR_MISSES), re.IGNORECASE)
 _STRIP_RE = re.compile(r"[\s\u3000,.!?;:，。！？；：、…~～\-—_\"'“”‘’()（）\[\]【】]+")
 
-# The classifier alone starts the crisis flow only this sure; the lexicon always does.
-# (Logistic regression gives benign long sentences 0.5-0.77 for `crisis`; real ones score near 1.0.)
-CRISIS_MIN_CONFIDENCE = 0.8
-INTENT_CRISIS = "crisis"  # the NLU intent (domain.yml)
+# The tiers' thresholds on the detector's score, from its 5-fold cross-validation on the project's own
+# data (`benchmarks/crisis_cv.py`, docs/benchmarks.md "Crisis detector"): URGENT is the lowest score no
+# negative example reached; CONFIRM lets an ambiguous phrase (想死, 救命) through when the rest of the
+# message reads like a crisis; CHECK_IN keeps the check-ins of negative examples near 1 %.
+DETECTOR_URGENT = 0.95
+DETECTOR_CONFIRM = 0.5
+DETECTOR_CHECK_IN = 0.75
+URGENT = "urgent"
+CHECK_IN = "check_in"
+NONE = "none"
 BY_LEXICON = "lexicon"
-BY_CLASSIFIER = "classifier"
+BY_DETECTOR = "detector"
+BY_CONTEXT = "context"
+# kept for callers of the old names
+BY_CLASSIFIER = BY_DETECTOR
+INTENT_CRISIS = "crisis"  # the NLU intent (domain.yml)
 
 HOTLINES = (
     ("全国心理援助热线", "12356"),
@@ -172,32 +204,80 @@ HOTLINES = (
 )
 
 
+@dataclass(frozen=True)
+class CrisisSignal:
+    """How alarming a message is: `tier` urgent (hotlines and an urgent ticket now), check_in (a gentle
+    question that names the hotline and offers a counsellor) or none; `by` what decided; the detector's score."""
+
+    tier: str
+    by: str | None = None
+    score: float = 0.0
+
+    @property
+    def urgent(self) -> bool:
+        return self.tier == URGENT
+
+    @property
+    def check_in(self) -> bool:
+        return self.tier == CHECK_IN
+
+
 def normalise(text: str) -> str:
-    """NFKC, lower case, without spaces and punctuation (book-title marks are kept)."""
-    return _STRIP_RE.sub("", unicodedata.normalize("NFKC", text or "").lower())
+    """Simplified Chinese (OpenCC), NFKC, lower case, without spaces and punctuation (book-title marks kept)."""
+    return _STRIP_RE.sub("", simplify(text or ""))
 
 
 def is_crisis(text: str) -> bool:
-    """True when the message may signal self-harm or danger and must go to a person at once."""
+    """True when the lexicon alone flags the message (an unambiguous phrase of self-harm or danger)."""
     t = normalise(text)
     if not t:
         return False
-    t = _NEAR_MISS_RE.sub("#", t)
+    t = _CONTEXT_RE.sub("#", _NEAR_MISS_RE.sub("#", t))
     return _CRISIS_RE.search(t) is not None
 
 
-def detect_crisis(text: str, intent: str | None = None, confidence: float = 0.0) -> str | None:
-    """The one crisis decision: `"lexicon"` when the lexicon matches the text, `"classifier"` when the
-    NLU says `crisis` at least CRISIS_MIN_CONFIDENCE sure, else None (no crisis).
+def assess(text: str) -> CrisisSignal:
+    """The one crisis decision, on the text alone (the gateway's pre-filter, `route()`, `make eval`).
 
-    The gateway calls it with the text alone before Rasa sees the message; `route()` calls it again
-    with the NLU's intent, so `make eval` measures the same decision the live path takes.
+    - urgent: an unambiguous lexicon phrase; or an ambiguous one (想死, 救命) the detector confirms; or the
+      detector alone, very sure;
+    - check_in: an ambiguous phrase the detector does not confirm, a phrase the near-miss patterns took
+      for a story or a joke ("游戏输了我想自杀"), or a detector score above CHECK_IN;
+    - none otherwise.
     """
-    if is_crisis(text):
-        return BY_LEXICON
-    if intent == INTENT_CRISIS and confidence >= CRISIS_MIN_CONFIDENCE:
-        return BY_CLASSIFIER
-    return None
+    t = normalise(text)
+    if not t:
+        return CrisisSignal(NONE)
+    kept = _NEAR_MISS_RE.sub("#", t)
+    context = _CONTEXT_RE.search(kept) is not None
+    kept = _CONTEXT_RE.sub("#", kept)
+    if _CRISIS_RE.search(kept):
+        return CrisisSignal(URGENT, BY_LEXICON, 1.0)
+    from knowledge_base.crisis_detector import detector
+
+    score = detector().score(text)
+    ambiguous = _AMBIGUOUS_RE.search(kept) is not None
+    if ambiguous and score >= DETECTOR_CONFIRM and not context:
+        return CrisisSignal(URGENT, BY_LEXICON, score)
+    if score >= DETECTOR_URGENT and not context:
+        return CrisisSignal(URGENT, BY_DETECTOR, score)
+    if context:
+        return CrisisSignal(CHECK_IN, BY_CONTEXT, score)
+    if ambiguous:
+        return CrisisSignal(CHECK_IN, BY_LEXICON, score)
+    if score >= DETECTOR_CHECK_IN:
+        return CrisisSignal(CHECK_IN, BY_DETECTOR, score)
+    return CrisisSignal(NONE, None, score)
+
+
+def detect_crisis(text: str, intent: str | None = None, confidence: float = 0.0) -> str | None:
+    """What decided an urgent crisis (`"lexicon"` or `"detector"`), or None.
+
+    The NLU's intent and confidence are no longer part of the decision (the dedicated detector replaced
+    the `crisis` intent, which took anxious ordinary questions for a crisis); the arguments stay for callers.
+    """
+    signal = assess(text)
+    return signal.by if signal.urgent else None
 
 
 def hotline_text(school_line: str = "") -> str:
@@ -209,3 +289,30 @@ def hotline_text(school_line: str = "") -> str:
         f"{lines}{school}\n"
         "我已经通知值班老师尽快联系你。请留在安全的地方，也可以告诉身边信任的人陪着你。"
     )
+
+
+def check_in_text() -> str:
+    """The gentle check-in: the hotline named, a counsellor offered, the student's answer awaited."""
+    return (
+        f"{CHECK_IN_MARK}你刚才说的话让我有点担心你。你现在还好吗？\n"
+        "如果你正在经历很难熬的时刻，可以随时拨打全国心理援助热线 12356（24小时），危险时请拨打 110 / 120。\n"
+        "需要的话，我现在就请心理中心的值班老师联系你：回复「需要」就好；只是随口一说的话，回复「我没事」。"
+    )
+
+
+CHECK_IN_MARK = "【关心】"
+CHECK_IN_BUTTONS = (("需要老师联系我", "需要老师联系我"), ("我没事", "我没事"))
+# The student's answer to the check-in that accepts help (escalates); "我没事" and the like do not.
+ACCEPT_HELP = re.compile(r"^(需要|要|好|好的|嗯|嗯嗯|是|是的|对|帮帮我|救救我|联系|请|麻烦)|需要老师|联系我|帮我联系|找老师")
+DECLINE_HELP = re.compile(r"没事|不用|不需要|开玩笑|玩笑|随便说|随口|没关系|还好|算了")
+
+
+def escalates_check_in(text: str) -> bool:
+    """After a check-in: the student's next message escalates to the urgent path when it accepts help or
+    carries any crisis signal again; "我没事" and an ordinary question do not."""
+    t = normalise(text)
+    if assess(text).tier != NONE:
+        return True
+    if DECLINE_HELP.search(t):
+        return False
+    return ACCEPT_HELP.search(t) is not None

@@ -18,11 +18,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import nlu_assets, repository, timeexpr
+from knowledge_base import normalization, nlu_assets, repository, timeexpr
 from knowledge_base import text as kbtext
 from knowledge_base.faq import dense
 from knowledge_base.faq.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
 from knowledge_base.models import Department, Faq, Service, Synonym
+from knowledge_base.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,25 @@ class ServiceCard:
 
 
 class _Snapshot:
-    def __init__(self, revision: int, retriever: FaqRetriever | HybridRetriever, matcher: CatalogMatcher) -> None:
+    def __init__(
+        self,
+        revision: int,
+        retriever: FaqRetriever | HybridRetriever,
+        matcher: CatalogMatcher,
+        fixer: normalization.PinyinFixer | None = None,
+    ) -> None:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
+        self.fixer = fixer
+
+    def query(self, message: str) -> str:
+        """The message as retrieval reads it: Simplified, half-width, campus words' pinyin and homophones
+        fixed against this knowledge base's own words, a parent's "我女儿…" as "我…"."""
+        text = normalization.simplify(message)
+        if self.fixer is not None:
+            text = self.fixer.fix(text)
+        return normalization.first_person(text)
 
 
 # Shorter messages ("校园卡", "奖学金") name a topic, not a question: they get suggestions, not an answer.
@@ -180,9 +196,14 @@ class KnowledgeBase:
     """Run-time access to FAQ answers and the service catalog, always current with the database."""
 
     def __init__(
-        self, session_factory: sessionmaker, thresholds: Thresholds | None = None, use_dense: bool = True
+        self,
+        session_factory: sessionmaker,
+        thresholds: Thresholds | None = None,
+        use_dense: bool = True,
+        university_name: str | None = None,
     ) -> None:
         self._sessions = session_factory
+        self.university_name = university_name if university_name is not None else load_settings().university_name
         self.use_dense = use_dense and dense.encoder() is not None
         self.thresholds = thresholds or (Thresholds.dense() if self.use_dense else Thresholds())
         self._snapshot: _Snapshot | None = None
@@ -246,18 +267,22 @@ class KnowledgeBase:
         logger.info("knowledge base index rebuilt: revision %s, %d FAQ entries", revision, len(docs))
         lexical = FaqRetriever(docs, synonyms)
         retriever = HybridRetriever(lexical, dense.build_index(docs)) if self.use_dense else lexical
-        return _Snapshot(revision, retriever, matcher)
+        vocabulary = terms + [w for d in docs for t in (d.question, *d.similar) for w in kbtext.words(t)]
+        fixer = normalization.PinyinFixer(vocabulary + normalization.dictionary_words())
+        return _Snapshot(revision, retriever, matcher, fixer)
 
     # -- FAQ ---------------------------------------------------------------------------------------
     def search(self, message: str, k: int = 3) -> list[FaqMatch]:
         """Top-k FAQ candidates for a message."""
         with self._sessions() as session:
-            return self._current(session).retriever.search(message, k=k)
+            snap = self._current(session)
+            return snap.retriever.search(snap.query(message), k=k)
 
     def decide(self, message: str) -> FaqDecision:
         """Answer, suggest the top 3, or admit not knowing, by the calibrated thresholds."""
         with self._sessions() as session:
-            matches = self._current(session).retriever.search(message, k=3)
+            snap = self._current(session)
+            matches = snap.retriever.search(snap.query(message), k=3)
             if not matches or matches[0].score < self.thresholds.suggest:
                 return FaqDecision("none", matches)
             top = matches[0]
