@@ -23,7 +23,8 @@ def main() -> int:
     print("threshold  recall  negatives>=t")
     for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
         r = sum(x["score"] >= t for x in pos) / len(pos)
-        print(f"{t:9.2f}  {r:6.3f}  {sum(x['score'] >= t for x in neg):5d} ({sum(x['score'] >= t for x in neg) / len(neg):.2%})")
+        flagged = sum(x["score"] >= t for x in neg)
+        print(f"{t:9.2f}  {r:6.3f}  {flagged:5d} ({flagged / len(neg):.2%})")
 
     def tier(x: dict) -> str:  # assess() with the out-of-fold score instead of the full model's
         t = safety.normalise(x["text"])
@@ -32,17 +33,23 @@ def main() -> int:
         kept = safety._CONTEXT_RE.sub("#", kept)
         if safety._CRISIS_RE.search(kept):
             return safety.URGENT
-        amb = safety._AMBIGUOUS_RE.search(kept) is not None
+        signs = sum(1 for pattern in safety._AMBIGUOUS_EACH if pattern.search(kept))
+        amb = signs > 0
         s = x["score"]
-        if not context and ((amb and s >= safety.DETECTOR_CONFIRM) or s >= safety.DETECTOR_URGENT):
+        confirmed = amb and (s >= safety.DETECTOR_CONFIRM or signs >= 2)
+        if not context and (confirmed or s >= safety.DETECTOR_URGENT):
             return safety.URGENT
         if amb or context or s >= safety.DETECTOR_CHECK_IN:
             return safety.CHECK_IN
         return safety.NONE
 
-    for name, group in (("crisis", pos), ("not crisis", neg)):
-        counts = collections.Counter(tier(x) for x in group)
-        print(name, {k: f"{v} ({v / len(group):.2%})" for k, v in counts.items()})
+    chosen = safety.DETECTOR_CONFIRM
+    for confirm in (0.5, 0.6, 0.7, 0.75, 0.8):
+        safety.DETECTOR_CONFIRM = confirm
+        for name, group in (("crisis", pos), ("not crisis", neg)):
+            counts = collections.Counter(tier(x) for x in group)
+            print(f"confirm {confirm}", name, {k: f"{v} ({v / len(group):.2%})" for k, v in sorted(counts.items())})
+    safety.DETECTOR_CONFIRM = chosen
     by_group = collections.defaultdict(collections.Counter)
     for x in neg:
         by_group[x["group"]][tier(x)] += 1

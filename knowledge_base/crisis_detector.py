@@ -57,7 +57,7 @@ def _clean(text: str) -> str:
 def _features(text: str) -> list[str]:
     t = _clean(text)
     padded = f"^{t}$"
-    feats = []
+    feats: list[str] = []
     for n in NGRAMS:
         source = t if n == 1 else padded
         feats.extend(source[i : i + n] for i in range(len(source) - n + 1))
@@ -109,7 +109,7 @@ def training_data() -> Dataset:
 
     def add(items: Iterable[str], label: int, group: str) -> None:
         for t in items:
-            texts.append(t)
+            texts.append(str(t))
             labels.append(label)
             groups.append(group)
 
@@ -127,6 +127,8 @@ def training_data() -> Dataset:
     add([v + o for v in wants.get("verbs", []) for o in wants.get("objects", [])], 0, "wants")
     hyper = gen.get("hyperbole", {})
     add([f + e for f in hyper.get("feelings", []) for e in hyper.get("endings", [])], 0, "hyperbole")
+    every = gen.get("everyday", {})
+    add([o + e for o in every.get("openings", []) for e in every.get("endings", [])], 0, "everyday")
     sad = gen.get("sad_tone", {})
     rng = random.Random(SEED)
     prefixes, suffixes = sad.get("prefixes", []), sad.get("suffixes", [""])
@@ -156,9 +158,11 @@ class CrisisDetector:
         pos = max(float(y.sum()), 1.0)
         sample_w = np.where(y == 1, n / (2 * pos), n / (2 * max(n - pos, 1.0)))
         row_of = np.repeat(np.arange(n), np.diff(indptr))
-        w = np.zeros(len(vocab))
+        w: Any = np.zeros(len(vocab))
         b = 0.0
-        m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), 0.0, 0.0
+        m_w: Any = np.zeros_like(w)
+        v_w: Any = np.zeros_like(w)
+        m_b, v_b = 0.0, 0.0
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, EPOCHS + 1):
             z = np.bincount(row_of, weights=w[indices] * values, minlength=n) + b
@@ -234,6 +238,11 @@ def cross_validate(folds: int = 5, seed: int = SEED) -> list[dict[str, Any]]:
         model = CrisisDetector.train([data.texts[i] for i in train], [data.labels[i] for i in train])
         for i in sorted(test):
             out.append(
-                {"text": data.texts[i], "label": data.labels[i], "group": data.groups[i], "score": model.score(data.texts[i])}
+                {
+                    "text": data.texts[i],
+                    "label": data.labels[i],
+                    "group": data.groups[i],
+                    "score": model.score(data.texts[i]),
+                }
             )
     return out

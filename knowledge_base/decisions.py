@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from knowledge_base import safety
 from knowledge_base.faq.answering import FaqDecision, KnowledgeBase
 from knowledge_base.names import (
     INTENT_AFFIRM,
@@ -29,8 +30,7 @@ from knowledge_base.names import (
     INTENT_SERVICE_INFO,
     INTENT_UPDATE_CONTACT,
 )
-from knowledge_base import safety
-from knowledge_base.scope import other_university
+from knowledge_base.scope import off_campus, other_university
 
 # Intents whose message goes to FAQ retrieval.
 FAQ_PATH_INTENTS = frozenset({INTENT_FAQ, INTENT_NLU_FALLBACK, INTENT_OUT_OF_SCOPE})
@@ -59,7 +59,7 @@ TASK_INTENTS = frozenset(
 # Greetings, thanks and goodbyes stay plain responses, so they work even when the action server is down.
 SMALL_TALK_INTENTS = frozenset({INTENT_AFFIRM, INTENT_DENY, INTENT_BOT_CHALLENGE})
 SMALL_TALK_RESCUE_SCORE = 0.52
-# The NLU's `crisis` intent counts as a signal from this confidence (the check-in; urgent with the detector).
+# The NLU's `crisis` intent this sure asks the check-in question (never the urgent path by itself).
 NLU_CRISIS_CONFIDENCE = 0.8
 
 
@@ -125,10 +125,11 @@ def route(
     """The outcome of one message: the crisis decision first, then the rules of bot/data/rules.
 
     - crisis: `safety.assess`, the gateway's pre-filter's decision (lexicon and crisis detector): urgent
-      is the crisis outcome; the NLU's `crisis` intent is urgent only when the detector confirms it
-      (score >= DETECTOR_CONFIRM), else it and the check-in tier take the normal path with `check_in`
-      set (the gentle question first, then the answer: a sad-toned campus question is still answered);
-    - a question naming another university: a polite decline (knowledge_base/scope.py);
+      is the crisis outcome; the check-in tier and the NLU's `crisis` intent (one class among nineteen,
+      which took anxious ordinary messages for a crisis) take the normal path with `check_in` set (the
+      gentle question first, then the answer: a sad-toned campus question is still answered);
+    - a question naming another university: a polite decline that names ours; a campus-like question
+      about an off-campus place (杭州图书馆, 房东): the plain decline (knowledge_base/scope.py);
     - a complaint: handed to staff, after the FAQ answer when the knowledge base has a confident one
       (报修两天了还没人来修 gets the repair answer at once, and staff still see the complaint);
     - service questions: the service card, after a confident FAQ answer when there is one (the
@@ -136,7 +137,7 @@ def route(
     - campus questions, low-confidence and out-of-scope messages: FAQ retrieval and its thresholds.
     """
     signal = safety.assess(text)
-    if signal.urgent or (intent == INTENT_CRISIS and confidence >= NLU_CRISIS_CONFIDENCE and signal.score >= safety.DETECTOR_CONFIRM):
+    if signal.urgent:
         return Outcome("crisis", INTENT_CRISIS)
     outcome = _route(kb, text, intent, confidence, service)
     if signal.check_in or (intent == INTENT_CRISIS and confidence >= NLU_CRISIS_CONFIDENCE):
@@ -148,6 +149,8 @@ def _route(kb: KnowledgeBase, text: str, intent: str | None, confidence: float, 
     other = other_university(text, kb.university_name)
     if other is not None and intent not in TASK_INTENTS - {INTENT_CRISIS}:
         return Outcome("decline", INTENT_OUT_OF_SCOPE, other_university=other)
+    if intent in FAQ_PATH_INTENTS | {INTENT_SERVICE_INFO} | SMALL_TALK_INTENTS and off_campus(text) is not None:
+        return Outcome("decline", INTENT_OUT_OF_SCOPE)
     if intent == INTENT_CRISIS:
         return _faq_outcome(kb, text, INTENT_NLU_FALLBACK)
     if intent == INTENT_COMPLAIN or intent in FAQ_FIRST_INTENTS:

@@ -60,18 +60,30 @@ def is_traditional(text: str) -> bool:
     return bool(_CJK.search(t)) and to_simplified(t) != t
 
 
+# Cantonese written words to Mandarin (after t2s): "我唔想活落去" reads as "我不想活下去". Only
+# words that are not also ordinary Mandarin (食, 系 and 仲 stay: 食堂, 计算机系, 仲裁).
+CANTONESE = {
+    "乜嘢": "什么", "点样": "怎么", "边度": "哪里", "边个": "哪个", "几时": "什么时候", "系咪": "是不是",
+    "唔该": "谢谢", "唔使": "不用", "冇事": "没事", "落去": "下去", "咩": "什么", "咗": "了", "唔": "不",
+    "冇": "没有", "喺": "在", "嘅": "的", "啲": "些", "佢": "他", "俾": "给", "畀": "给", "睇": "看",
+    "搵": "找", "揾": "找", "嚟": "来", "咁": "这么", "谂": "想", "嘢": "东西", "攞": "拿", "嘛": "吗",
+}  # fmt: skip
+_CANTONESE_RE = re.compile("|".join(sorted(CANTONESE, key=len, reverse=True)))
+
+
 def simplify(text: str) -> str:
-    """NFKC, Traditional -> Simplified, lower case, Chinese punctuation to plain, white space collapsed."""
+    """NFKC, Traditional -> Simplified, Cantonese words -> Mandarin, lower case, Chinese punctuation to
+    plain, white space collapsed."""
     t = unicodedata.normalize("NFKC", text or "").lower().translate(_PUNCT)
     if _CJK.search(t):
-        t = to_simplified(t)
+        t = _CANTONESE_RE.sub(lambda m: CANTONESE[m.group(0)], to_simplified(t))
     return " ".join(t.split())
 
 
 def _syllables(text: str) -> list[str]:
     from pypinyin import Style, lazy_pinyin
 
-    return [str(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors=lambda chars: list(chars))]
+    return [str(s) for s in lazy_pinyin(text, style=Style.NORMAL, errors="default")]
 
 
 def _jieba_freq() -> dict[str, int]:
@@ -79,7 +91,8 @@ def _jieba_freq() -> dict[str, int]:
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
-    return jieba.dt.FREQ  # type: ignore[no-any-return]
+    freq: dict[str, int] = jieba.dt.FREQ
+    return freq
 
 
 class PinyinFixer:

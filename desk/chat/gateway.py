@@ -197,27 +197,40 @@ class Gateway:
             return []
         return await self.handoffs.request_person(conversation_id, packet)
 
-    def _last_bot_text(self, conversation_id: str) -> str:
+    def _checked_in(self, conversation_id: str) -> bool:
+        """True when the bot's last turn (the messages after the student's previous one) had the check-in."""
+        mark = normalization.simplify(safety.CHECK_IN_MARK)
         with self._sessions() as session:
             stmt = (
-                select(Message.text)
-                .where(Message.conversation_id == conversation_id, Message.role == "bot")
+                select(Message.role, Message.text)
+                .where(Message.conversation_id == conversation_id)
                 .order_by(Message.id.desc())
-                .limit(1)
+                .limit(12)
             )
-            return session.scalars(stmt).first() or ""
+            rows = list(session.execute(stmt))
+        if rows and rows[0].role == "student":
+            rows = rows[1:]  # the message being handled
+        for row in rows:
+            if row.role == "student":
+                return False
+            if row.role == "bot" and normalization.simplify(row.text or "").startswith(mark):
+                return True
+        return False
 
     async def _after_check_in(self, conversation_id: str) -> bool:
-        """True when the bot's last message in this conversation was the crisis check-in."""
-        last = await to_thread.run_sync(self._last_bot_text, conversation_id)
-        return normalization.simplify(last).startswith(normalization.simplify(safety.CHECK_IN_MARK))
+        """True when the bot's last turn in this conversation asked the crisis check-in question."""
+        return bool(await to_thread.run_sync(self._checked_in, conversation_id))
 
     async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> list[dict[str, Any]]:
         cid = msg.conversation_id
         signal = await to_thread.run_sync(safety.assess, text)
         escalated = not signal.urgent and await self._after_check_in(cid) and safety.escalates_check_in(text)
         if signal.urgent or escalated:  # every state: a person must hear about it now
-            logger.warning("crisis pre-filter (%s) in conversation %s", "check-in answered" if escalated else signal.by, log_id(cid))
+            logger.warning(
+                "crisis pre-filter (%s) in conversation %s",
+                "check-in answered" if escalated else signal.by,
+                log_id(cid),
+            )
             hotline = {"text": safety.hotline_text(self._crisis_line), "role": "bot"}
             source = "check-in" if escalated else "pre-filter"
             packet = handoff_policy.packet(handoff_policy.REASON_CRISIS, source=source, summary=[text[:200]])

@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import normalization, nlu_assets, repository, timeexpr
+from knowledge_base import nlu_assets, normalization, repository, timeexpr
 from knowledge_base import text as kbtext
 from knowledge_base.faq import dense
 from knowledge_base.faq.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever

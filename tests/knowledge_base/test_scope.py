@@ -22,7 +22,14 @@ def test_a_question_naming_another_university_is_found(text: str, named: str) ->
 
 @pytest.mark.parametrize(
     "text",
-    ["示例大学的校训是什么", "上大学要带什么", "大学生医保怎么报销", "这所大学的食堂几点开", "计算机学院的辅导员在哪", "南大门几点开"],
+    [
+        "示例大学的校训是什么",
+        "上大学要带什么",
+        "大学生医保怎么报销",
+        "这所大学的食堂几点开",
+        "计算机学院的辅导员在哪",
+        "南大门几点开",
+    ],
 )
 def test_our_own_university_and_common_words_are_not_another_one(text: str) -> None:
     assert other_university(text, "示例大学") is None
