@@ -24,7 +24,7 @@ import math
 import random
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -98,8 +98,12 @@ def _seed_questions(path: Path | None = None) -> list[str]:
     return [q for q in out if q.strip()]
 
 
-def training_data() -> Dataset:
-    """The detector's training data, from the project's own files (see the module docstring)."""
+def training_data(exclude: Callable[[str], bool] | None = None) -> Dataset:
+    """The detector's training data, from the project's own files (see the module docstring).
+
+    `exclude`: seed questions it flags are no negative examples (`safety.is_crisis`: a seed question like
+    "有轻生的想法，该向谁求助" is one the lexicon itself sends to the urgent path).
+    """
     spec = yaml.safe_load(EXAMPLES_FILE.read_text(encoding="utf-8"))
     nlu = _nlu_examples()
     questions = _seed_questions()
@@ -116,10 +120,8 @@ def training_data() -> Dataset:
     add(nlu.get("crisis", []), 1, "nlu_crisis")
     add(spec.get("positives", []), 1, "written_crisis")
     add([t for intent, ex in nlu.items() if intent != "crisis" for t in ex], 0, "nlu_other")
-    # a seed question the lexicon itself flags ("有轻生的想法，该向谁求助") is no negative example
-    from knowledge_base.safety import is_crisis
-
-    questions = [q for q in questions if not is_crisis(q)]
+    if exclude is not None:
+        questions = [q for q in questions if not exclude(q)]
     add(questions, 0, "kb_questions")
     add(spec.get("negatives", []), 0, "written_negative")
     gen = spec.get("generate", {})
@@ -212,23 +214,25 @@ def _sparse(rows: list[list[str]], vocab: dict[str, int]) -> tuple[np.ndarray, n
     return np.asarray(indices, dtype=np.int64), np.asarray(values), np.asarray(indptr, dtype=np.int64)
 
 
-@lru_cache(maxsize=1)
-def _trained() -> CrisisDetector:
-    data = training_data()
+@lru_cache(maxsize=2)
+def _trained(exclude: Callable[[str], bool] | None) -> CrisisDetector:
+    data = training_data(exclude)
     detector = CrisisDetector.train(data.texts, data.labels)
     logger.info("crisis detector trained on %d examples (%d crisis)", len(data.texts), sum(data.labels))
     return detector
 
 
-def detector() -> CrisisDetector:
+def detector(exclude: Callable[[str], bool] | None = None) -> CrisisDetector:
     """The detector trained on the project's data (trained once per process, thread-safe)."""
     with _lock:
-        return _trained()
+        return _trained(exclude)
 
 
-def cross_validate(folds: int = 5, seed: int = SEED) -> list[dict[str, Any]]:
+def cross_validate(
+    folds: int = 5, seed: int = SEED, exclude: Callable[[str], bool] | None = None
+) -> list[dict[str, Any]]:
     """Out-of-fold scores of every training example: [{"text", "label", "group", "score"}]."""
-    data = training_data()
+    data = training_data(exclude)
     order = list(range(len(data.texts)))
     random.Random(seed).shuffle(order)
     out: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from knowledge_base.crisis_detector import detector
 from knowledge_base.normalization import simplify
 
 # Phrases that signal self-harm, suicidal thinking or immediate danger.
@@ -281,9 +282,7 @@ def assess(text: str) -> CrisisSignal:
     kept = _CONTEXT_RE.sub("#", kept)
     if _CRISIS_RE.search(kept):
         return CrisisSignal(URGENT, BY_LEXICON, 1.0)
-    from knowledge_base.crisis_detector import detector
-
-    score = detector().score(text)
+    score = detector(is_crisis).score(text)
     signs = sum(1 for pattern in _AMBIGUOUS_EACH if pattern.search(kept))
     ambiguous = signs > 0
     # two warning signs together (a farewell and an arrangement), or one the detector confirms
