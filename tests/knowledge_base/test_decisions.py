@@ -10,13 +10,16 @@ def test_the_lexicon_starts_the_crisis_flow_whatever_the_classifier_says(kb: Kno
     assert route(kb, "我不想活了", "greet", 0.99, None).kind == "crisis"
 
 
-def test_the_crisis_intent_alone_asks_the_check_in_and_still_answers(kb: KnowledgeBase) -> None:
+def test_the_crisis_intent_is_never_urgent_by_itself(kb: KnowledgeBase) -> None:
     unsure = route(kb, "有没有校内的兼职可以做", "crisis", 0.5, None)
     assert unsure.kind.startswith("faq_") and not unsure.check_in
     assert "work_study" in unsure.faq_ids
-    # a sure classifier on an ordinary question: the check-in question, then the answer (no urgent path)
+    # a sure classifier on an ordinary question the detector finds ordinary: just the answer
     sure = route(kb, "有没有校内的兼职可以做", "crisis", 0.99, None)
-    assert sure.kind.startswith("faq_") and sure.check_in and "work_study" in sure.faq_ids
+    assert sure.kind.startswith("faq_") and not sure.check_in and "work_study" in sure.faq_ids
+    # a sure classifier the detector half agrees with: the check-in question (no urgent path)
+    doubt = route(kb, "不知道活着为了什么", "crisis", 0.99, None)
+    assert doubt.kind != "crisis" and doubt.check_in
     assert route(kb, "活着好累", "crisis", 0.99, None).kind == "crisis"  # the lexicon
 
 
