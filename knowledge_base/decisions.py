@@ -129,8 +129,9 @@ def route(
 
     - crisis: `safety.assess`, the gateway's pre-filter's decision (lexicon and crisis detector): urgent
       is the crisis outcome; the check-in tier and the NLU's `crisis` intent (one class among nineteen,
-      which took anxious ordinary messages for a crisis; with a detector score >= 0.5) take the normal path with `check_in` set (the
-      gentle question first, then the answer: a sad-toned campus question is still answered);
+      which took anxious ordinary messages for a crisis; with a detector score >= 0.5) take the normal
+      path with `check_in` set (the gentle question first, then the answer: a sad-toned campus question
+      is still answered);
     - a question naming another university: a polite decline that names ours; a campus-like question
       about an off-campus place (杭州图书馆, 房东): the plain decline (knowledge_base/scope.py);
     - a complaint: handed to staff, after the FAQ answer when the knowledge base has a confident one
