@@ -105,11 +105,18 @@ class _Snapshot:
         retriever: FaqRetriever | HybridRetriever,
         matcher: CatalogMatcher,
         fixer: normalization.PinyinFixer | None = None,
+        topics: dict[str, tuple[str | None, str]] | None = None,
     ) -> None:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
         self.fixer = fixer
+        self.topics = topics or {}  # entry -> (department, first tag): entries of one topic are siblings
+
+    def siblings(self, a: str, b: str) -> bool:
+        """True when two entries are near neighbours of one topic (挂失 and 解挂 of 校园卡)."""
+        ta, tb = self.topics.get(a), self.topics.get(b)
+        return ta is not None and ta == tb and bool(ta[1])
 
     def query(self, message: str) -> str:
         """The message as retrieval reads it: Simplified, half-width, campus words' pinyin and homophones
@@ -119,6 +126,12 @@ class _Snapshot:
             text = self.fixer.fix(text)
         return normalization.first_person(text)
 
+
+# Two entries of one topic (same department and first tag: 挂失 / 解挂, 休学 / 复学) this close in score get
+# buttons instead of an answer. From CV on the seed KB's held-out paraphrases: below 0.01 the top entry
+# was right 6 times in 11 (the runner-up 3), so answering costs more than it gains (right - 2 x wrong,
+# as the answer threshold's calibration); from 0.01 up answering pays (9 right, 3 wrong in 0.01-0.02).
+SIBLING_MARGIN = 0.01
 
 # Shorter messages ("校园卡", "奖学金") name a topic, not a question: they get suggestions, not an answer.
 MIN_CHARS_TO_ANSWER = 4
@@ -269,7 +282,8 @@ class KnowledgeBase:
         retriever = HybridRetriever(lexical, dense.build_index(docs)) if self.use_dense else lexical
         vocabulary = terms + [w for d in docs for t in (d.question, *d.similar) for w in kbtext.words(t)]
         fixer = normalization.PinyinFixer(vocabulary + normalization.dictionary_words())
-        return _Snapshot(revision, retriever, matcher, fixer)
+        topics = {d.faq_id: (d.department_id, d.tags[0] if d.tags else "") for d in docs}
+        return _Snapshot(revision, retriever, matcher, fixer, topics)
 
     # -- FAQ ---------------------------------------------------------------------------------------
     def search(self, message: str, k: int = 3) -> list[FaqMatch]:
@@ -288,7 +302,17 @@ class KnowledgeBase:
             top = matches[0]
             runner_up = matches[1].score if len(matches) > 1 else 0.0
             long_enough = len(kbtext.strip_punct(kbtext.normalize(message))) >= MIN_CHARS_TO_ANSWER
-            if long_enough and top.score >= self.thresholds.answer and top.score - runner_up >= self.thresholds.margin:
+            close_siblings = (
+                len(matches) > 1
+                and top.score - runner_up < SIBLING_MARGIN
+                and snap.siblings(top.faq_id, matches[1].faq_id)
+            )
+            if (
+                long_enough
+                and top.score >= self.thresholds.answer
+                and top.score - runner_up >= self.thresholds.margin
+                and not close_siblings  # 挂失 or 解挂? the student picks from the buttons
+            ):
                 return FaqDecision("answer", matches, self._faq_answer(session, top.faq_id))
             return FaqDecision("suggest", matches)
 
