@@ -49,9 +49,10 @@ lint: setup ## ruff (lint + format check), mypy, import directions (.importlinte
 	@$(APP)/python scripts/check_deploy.py
 
 KB ?= ../shared/benchmarks/campus/kb.yml
-DATA ?= ../shared/benchmarks/campus/dev_faq.jsonl ../shared/benchmarks/campus/dev_dialogue.jsonl
+BENCH := ../shared/benchmarks/campus
+DATA ?= $(BENCH)/dev_faq.jsonl $(BENCH)/dev_dialogue.jsonl $(BENCH)/dev_robust.jsonl $(BENCH)/dev_everyday.jsonl
 OUT ?= var/eval/report.json
-eval: train ## measure understanding: make eval KB=<kb.yml> DATA="<a.jsonl> [...]" OUT=<report.json>
+eval: train ## measure understanding, per set and overall: make eval KB=<kb.yml> DATA="<a.jsonl> [...]" OUT=<report.json>
 	@$(APP)/helpdesk eval --kb $(KB) --data $(DATA) --out $(OUT) --errors $(basename $(OUT)).errors.jsonl \
 	  --model $$(scripts/train.sh 2>/dev/null)
 

@@ -105,6 +105,13 @@ async def render_faq(
         buttons = [{"title": q, "payload": choose_payload(i)} for i, q in names.items()]
         decision = decision_json("faq_suggest", outcome.faq_ids)
         dispatcher.utter_message(response="utter_faq_suggest", buttons=buttons, json_message=decision)
+    elif outcome.kind == "decline" and outcome.other_university:
+        dispatcher.utter_message(
+            response="utter_other_university",
+            university=kb.university_name,
+            other=outcome.other_university,
+            json_message=decision_json("decline", outcome.faq_ids),
+        )
     elif outcome.kind == "decline":
         dispatcher.utter_message(response="utter_out_of_scope", json_message=decision_json("decline", outcome.faq_ids))
     elif outcome.kind == "faq_none":

@@ -170,6 +170,10 @@ class ActionCrisis(Action):
             dispatcher.utter_message(response="utter_crisis", hotlines=safety.hotline_text())
             await send_handoff(dispatcher, tracker)
             return []
+        text = tracker.latest_message.get("text") or ""
+        if outcome.check_in and not safety.assess(text).check_in:  # the gateway has not asked already
+            buttons = [{"title": title, "payload": payload} for title, payload in safety.CHECK_IN_BUTTONS]
+            dispatcher.utter_message(text=safety.check_in_text(), buttons=buttons)
         if not await render_faq(dispatcher, kb, outcome):
             dispatcher.utter_message(response="utter_default")
         return []

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -39,7 +40,7 @@ from desk.chat.transcript import Listener, Transcript, log_id, redact_inbound
 from desk.handoff.ports import HandoffDesk, StudentState
 from desk.handoff.student import HUMAN_REQUEST
 from desk.models import STATE_BOT, Conversation, Message
-from knowledge_base import handoff_policy, safety
+from knowledge_base import handoff_policy, normalization, safety
 from knowledge_base.models import utcnow
 from knowledge_base.names import PAYLOAD_REQUEST_HUMAN
 
@@ -191,6 +192,8 @@ class Gateway:
             await self._publish(msg.conversation_id, inbound.message)
             result = GatewayResult(inbound=inbound.message)
             replies = await self._route(msg, text, inbound)
+            if replies and normalization.is_traditional(text):  # answer in the student's script
+                replies = [in_traditional(r) for r in replies]
             stored = await to_thread.run_sync(self._store_replies, msg.conversation_id, replies) if replies else []
             await self.publish_all(msg.conversation_id, stored)
             result.replies = stored
@@ -203,12 +206,43 @@ class Gateway:
             return []
         return await self.handoffs.request_person(conversation_id, packet)
 
+    def _checked_in(self, conversation_id: str) -> bool:
+        """True when the bot's last turn (the messages after the student's previous one) had the check-in."""
+        mark = normalization.simplify(safety.CHECK_IN_MARK)
+        with self._sessions() as session:
+            stmt = (
+                select(Message.role, Message.text)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.id.desc())
+                .limit(12)
+            )
+            rows = list(session.execute(stmt))
+        if rows and rows[0].role == "student":
+            rows = rows[1:]  # the message being handled
+        for row in rows:
+            if row.role == "student":
+                return False
+            if row.role == "bot" and normalization.simplify(row.text or "").startswith(mark):
+                return True
+        return False
+
+    async def _after_check_in(self, conversation_id: str) -> bool:
+        """True when the bot's last turn in this conversation asked the crisis check-in question."""
+        return bool(await to_thread.run_sync(self._checked_in, conversation_id))
+
     async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> list[dict[str, Any]]:
         cid = msg.conversation_id
-        if safety.detect_crisis(text):  # every state: a person must hear about it now
-            logger.warning("crisis pre-filter matched in conversation %s", log_id(cid))
+        signal = await to_thread.run_sync(safety.assess, text)
+        escalated = not signal.urgent and await self._after_check_in(cid) and safety.escalates_check_in(text)
+        if signal.urgent or escalated:  # every state: a person must hear about it now
+            logger.warning(
+                "crisis pre-filter (%s) in conversation %s",
+                "check-in answered" if escalated else signal.by,
+                log_id(cid),
+            )
             hotline = {"text": safety.hotline_text(self._crisis_line), "role": "bot"}
-            packet = handoff_policy.packet(handoff_policy.REASON_CRISIS, source="pre-filter", summary=[text[:200]])
+            source = "check-in" if escalated else "pre-filter"
+            packet = handoff_policy.packet(handoff_policy.REASON_CRISIS, source=source, summary=[text[:200]])
             try:
                 notices = await self._open_ticket(cid, packet)
             except Exception:  # the hotlines go out whatever happened to the ticket
@@ -220,17 +254,21 @@ class Gateway:
             if answered is not None:
                 return answered
         insight = self.insight
-        if insight is not None:  # a survey answer, a clicked suggestion (desk/insight/chat.py)
+        if insight is not None and not signal.check_in:  # a survey answer, a clicked suggestion (desk/insight)
             answered = await insight.before(cid, text, msg.payload or "")
             if answered is not None:
                 return answered
+        check_in = [check_in_reply()] if signal.check_in else []
+        if signal.check_in:  # a weaker signal: the gentle check-in, then the bot's answer all the same
+            logger.info("crisis check-in (%s) in conversation %s", signal.by, log_id(cid))
         replies = await self._ask_rasa(msg, text, inbound.message.get("id"))
         if insight is not None and replies and all(r.get("role") == "bot" for r in replies):
             replies += await insight.after(cid, inbound.message.get("id"))  # not after a handoff or a notice
-        return replies
+        return check_in + replies
 
     async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:
-        message = msg.payload if msg.payload and msg.payload.startswith("/") else text
+        # the NLU reads Simplified, half-width text with pinyin and homophones of campus words fixed
+        message = msg.payload if msg.payload and msg.payload.startswith("/") else normalization.understanding_text(text)
         pending = self.pending
         try:
             if pending is not None and pending.waiting(msg.conversation_id):
@@ -278,3 +316,20 @@ class Gateway:
         if not replies and not notices:
             replies.append({"text": BOT_UNAVAILABLE_TEXT, "role": "system"})
         return replies + notices
+
+
+def check_in_reply() -> dict[str, Any]:
+    """The crisis check-in message with its two answers as buttons."""
+    buttons = [{"title": title, "payload": payload} for title, payload in safety.CHECK_IN_BUTTONS]
+    return {"text": safety.check_in_text(), "buttons": buttons, "role": "bot"}
+
+
+def in_traditional(reply: dict[str, Any]) -> dict[str, Any]:
+    """A reply with its text and button titles in Traditional Chinese (payloads unchanged)."""
+    out = dict(reply)
+    out["text"] = normalization.to_traditional(str(reply.get("text") or ""))
+    if reply.get("buttons"):
+        out["buttons"] = [
+            {**b, "title": normalization.to_traditional(str(b.get("title", "")))} for b in reply["buttons"]
+        ]
+    return out

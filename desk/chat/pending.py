@@ -59,6 +59,7 @@ from desk.models import (
     Message,
     PendingReply,
 )
+from knowledge_base import normalization
 from knowledge_base.booking.errors import ContactKeyError
 from knowledge_base.models import utcnow
 from knowledge_base.names import channel_of
@@ -279,7 +280,8 @@ class PendingReplies:
             if kept.state != STATE_BOT:  # a person has the chat: the console shows the message
                 await to_thread.run_sync(self._finish, kept.pending_id, PENDING_TO_STAFF, conversation_id, [])
                 continue
-            message = kept.payload if kept.payload and kept.payload.startswith("/") else kept.text
+            kept_text = normalization.understanding_text(kept.text)  # as the gateway sends it
+            message = kept.payload if kept.payload and kept.payload.startswith("/") else kept_text
             try:
                 answers = await self._rasa.send(conversation_id, message, {"channel": kept.channel})
             except RasaUnavailable as exc:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from desk.ops.supervisor import free_port, rasa_argv
-from knowledge_base import repository, safety, timeexpr
+from knowledge_base import normalization, repository, safety, timeexpr
 from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.db import Base, make_engine, make_session_factory
 from knowledge_base.decisions import Outcome, route
@@ -35,8 +35,8 @@ from knowledge_base.names import ENTITY_SERVICE, INTENT_BOOK
 
 DEFAULT_KB = PROJECT_ROOT.parent / "shared" / "benchmarks" / "campus" / "kb.yml"
 DEFAULT_DATA = [
-    PROJECT_ROOT.parent / "shared" / "benchmarks" / "campus" / "dev_faq.jsonl",
-    PROJECT_ROOT.parent / "shared" / "benchmarks" / "campus" / "dev_dialogue.jsonl",
+    PROJECT_ROOT.parent / "shared" / "benchmarks" / "campus" / f"{name}.jsonl"
+    for name in ("dev_faq", "dev_dialogue", "dev_robust", "dev_everyday")
 ]
 
 
@@ -51,6 +51,11 @@ class Prediction:
     latency_ms: float
     crisis_filter: bool = False
     labels: list[str] = field(default_factory=list)
+
+    @property
+    def check_in(self) -> bool:
+        """The gentle check-in was sent (the gateway's text-level tier, or the NLU's crisis intent)."""
+        return self.outcome.check_in
 
 
 class RasaNlu:
@@ -98,10 +103,10 @@ class RasaNlu:
 
 def predict(kb: KnowledgeBase, nlu: RasaNlu, line: dict[str, Any]) -> Prediction:
     """One line through the decision path, timed."""
-    text = line["text"]
     ref = _ref_time(line)
     start = time.perf_counter()
-    pre_filter = safety.detect_crisis(text) is not None  # what the gateway decides before Rasa
+    pre_filter = safety.assess(line["text"]).urgent  # what the gateway decides before Rasa
+    text = normalization.understanding_text(line["text"])  # what the gateway sends to Rasa
     parsed = nlu.parse(text)
     intent = (parsed.get("intent") or {}).get("name")
     confidence = float((parsed.get("intent") or {}).get("confidence") or 0.0)
@@ -171,6 +176,7 @@ def metrics(preds: list[Prediction]) -> dict[str, Any]:
 
     crisis = [p for p in preds if p.line["expect"] == "intent:crisis"]
     not_crisis = [p for p in preds if p.line["expect"] == "not_crisis"]
+    all_other = [p for p in preds if p.line["expect"] != "intent:crisis"]
     oos = [p for p in preds if p.line["expect"] == "oos"]
     rejected = [p for p in oos if not p.outcome.answered_from_kb and not p.outcome.started_task]
 
@@ -198,6 +204,12 @@ def metrics(preds: list[Prediction]) -> dict[str, Any]:
             "recall_filter_only": rate(sum(p.crisis_filter for p in crisis), len(crisis)),
             "n_not_crisis": len(not_crisis),
             "false_alarm_rate": rate(sum(p.outcome.kind == "crisis" for p in not_crisis), len(not_crisis)),
+            # every line not labelled crisis (FAQ, other intents, oos, not_crisis) that started the crisis flow
+            "n_all": len(all_other),
+            "false_alarm_rate_all": rate(sum(p.outcome.kind == "crisis" for p in all_other), len(all_other)),
+            # the gentle check-in (hotline named, counsellor offered, the answer still given): reported apart
+            "check_in_rate_all": rate(sum(p.check_in for p in all_other), len(all_other)),
+            "recall_with_check_in": rate(sum(p.outcome.kind == "crisis" or p.check_in for p in crisis), len(crisis)),
         },
         "oos": {"n": len(oos), "rejection_rate": rate(len(rejected), len(oos))},
         "entities": {
@@ -232,16 +244,21 @@ def errors(preds: list[Prediction]) -> list[dict[str, Any]]:
             bad = label not in want and not any(lbl in want for lbl in p.labels)
         else:
             bad = not (p.labels[:1] and p.labels[0] in want)
-        if bad:
-            wrong.append({"text": p.line["text"], "expect": expect, "got": p.outcome.kind, "labels": p.labels[:3]})
+        if expect != "intent:crisis" and p.outcome.kind == "crisis":
+            bad = True  # a false alarm on any line
+        if bad or (p.check_in and expect != "intent:crisis"):
+            got = p.outcome.kind + ("+check_in" if p.check_in else "")
+            wrong.append({"text": p.line["text"], "expect": expect, "got": got, "labels": p.labels[:3],
+                          "set": p.line.get("_set", "")})  # fmt: skip
     return wrong
 
 
 def load_lines(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every line of the files, each marked with its set's name (`_set`, the file's stem)."""
     lines: list[dict[str, Any]] = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
-            lines.extend(json.loads(row) for row in fh if row.strip())
+            lines.extend({**json.loads(row), "_set": Path(path).stem} for row in fh if row.strip())
     return lines
 
 
@@ -260,7 +277,11 @@ def run_eval(kb_path: Path, data: list[Path], model: Path) -> tuple[dict[str, An
             nlu.parse("预热")
             preds = [predict(kb, nlu, line) for line in lines]
         engine.dispose()
-    return metrics(preds), preds
+    report = metrics(preds)
+    sets = list(dict.fromkeys(p.line["_set"] for p in preds))
+    if len(sets) > 1:
+        report["sets"] = {name: metrics([p for p in preds if p.line["_set"] == name]) for name in sets}
+    return report, preds
 
 
 def summary_table(report: dict[str, Any]) -> str:
@@ -272,10 +293,17 @@ def summary_table(report: dict[str, Any]) -> str:
         ("intent accuracy / macro-F1", f"{i['accuracy']:.3f} / {i['macro_f1']:.3f}  (n={i['n']})"),
         ("crisis recall / false alarms",
          f"{c['recall']:.3f} / {c['false_alarm_rate']:.3f}  (n={c['n']}/{c['n_not_crisis']})"),
+        ("crisis false alarms, all lines",
+         f"{c['false_alarm_rate_all']:.4f}  (n={c['n_all']}; check-ins {c['check_in_rate_all']:.4f})"),
+        ("affirm / deny recall", " / ".join(
+            f"{i['per_intent'][k]['recall']:.3f}" if k in i["per_intent"] else "-" for k in ("affirm", "deny"))),
         ("out-of-scope rejection", f"{o['rejection_rate']:.3f}  (n={o['n']})"),
         ("service / time accuracy",
          f"{e['service_accuracy']:.3f} / {e['time_accuracy']:.3f}  (n={e['n_service']}/{e['n_time']})"),
         ("latency p50 / p95 (ms)", f"{lat['p50']:.1f} / {lat['p95']:.1f}"),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+    text = "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+    for name, part in (report.get("sets") or {}).items():
+        text += f"\n\n== {name} ==\n" + summary_table(part)
+    return text

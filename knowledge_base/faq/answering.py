@@ -18,11 +18,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base import clock, nlu_assets, repository, timeexpr
+from knowledge_base import clock, nlu_assets, normalization, repository, timeexpr
 from knowledge_base import text as kbtext
 from knowledge_base.faq import dense
 from knowledge_base.faq.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
 from knowledge_base.models import Department, Faq, Service, Synonym
+from knowledge_base.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -104,16 +105,39 @@ class _Snapshot:
         retriever: FaqRetriever | HybridRetriever,
         matcher: CatalogMatcher,
         day: date | None = None,
+        fixer: normalization.PinyinFixer | None = None,
+        topics: dict[str, tuple[str | None, str]] | None = None,
     ) -> None:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
         # the local date the index was built for, when some entry has validity dates (rebuilt next day)
         self.day = day
+        self.fixer = fixer
+        self.topics = topics or {}  # entry -> (department, first tag): entries of one topic are siblings
 
     def current(self, revision: int, today: date) -> bool:
         return self.revision == revision and (self.day is None or self.day == today)
 
+    def siblings(self, a: str, b: str) -> bool:
+        """True when two entries are near neighbours of one topic (挂失 and 解挂 of 校园卡)."""
+        ta, tb = self.topics.get(a), self.topics.get(b)
+        return ta is not None and ta == tb and bool(ta[1])
+
+    def query(self, message: str) -> str:
+        """The message as retrieval reads it: Simplified, half-width, campus words' pinyin and homophones
+        fixed against this knowledge base's own words, a parent's "我女儿…" as "我…"."""
+        text = normalization.simplify(message)
+        if self.fixer is not None:
+            text = self.fixer.fix(text)
+        return normalization.first_person(text)
+
+
+# Two entries of one topic (same department and first tag: 挂失 / 解挂, 休学 / 复学) this close in score get
+# buttons instead of an answer. From CV on the seed KB's held-out paraphrases: below 0.01 the top entry
+# was right 6 times in 11 (the runner-up 3), so answering costs more than it gains (right - 2 x wrong,
+# as the answer threshold's calibration); from 0.01 up answering pays (9 right, 3 wrong in 0.01-0.02).
+SIBLING_MARGIN = 0.01
 
 # Shorter messages ("校园卡", "奖学金") name a topic, not a question: they get suggestions, not an answer.
 MIN_CHARS_TO_ANSWER = 4
@@ -191,9 +215,14 @@ class KnowledgeBase:
     """Run-time access to FAQ answers and the service catalog, always current with the database."""
 
     def __init__(
-        self, session_factory: sessionmaker, thresholds: Thresholds | None = None, use_dense: bool = True
+        self,
+        session_factory: sessionmaker,
+        thresholds: Thresholds | None = None,
+        use_dense: bool = True,
+        university_name: str | None = None,
     ) -> None:
         self._sessions = session_factory
+        self.university_name = university_name if university_name is not None else load_settings().university_name
         self.use_dense = use_dense and dense.encoder() is not None
         self.thresholds = thresholds or (Thresholds.dense() if self.use_dense else Thresholds())
         self._snapshot: _Snapshot | None = None
@@ -266,24 +295,39 @@ class KnowledgeBase:
         logger.info("knowledge base index rebuilt: revision %s, %d FAQ entries", revision, len(docs))
         lexical = FaqRetriever(docs, synonyms)
         retriever = HybridRetriever(lexical, dense.build_index(docs)) if self.use_dense else lexical
-        return _Snapshot(revision, retriever, matcher, today if dated else None)
+        vocabulary = terms + [w for d in docs for t in (d.question, *d.similar) for w in kbtext.words(t)]
+        fixer = normalization.PinyinFixer(vocabulary + normalization.dictionary_words())
+        topics = {d.faq_id: (d.department_id, d.tags[0] if d.tags else "") for d in docs}
+        return _Snapshot(revision, retriever, matcher, today if dated else None, fixer, topics)
 
     # -- FAQ ---------------------------------------------------------------------------------------
     def search(self, message: str, k: int = 3) -> list[FaqMatch]:
         """Top-k FAQ candidates for a message."""
         with self._sessions() as session:
-            return self._current(session).retriever.search(message, k=k)
+            snap = self._current(session)
+            return snap.retriever.search(snap.query(message), k=k)
 
     def decide(self, message: str) -> FaqDecision:
         """Answer, suggest the top 3, or admit not knowing, by the calibrated thresholds."""
         with self._sessions() as session:
-            matches = self._current(session).retriever.search(message, k=3)
+            snap = self._current(session)
+            matches = snap.retriever.search(snap.query(message), k=3)
             if not matches or matches[0].score < self.thresholds.suggest:
                 return FaqDecision("none", matches)
             top = matches[0]
             runner_up = matches[1].score if len(matches) > 1 else 0.0
             long_enough = len(kbtext.strip_punct(kbtext.normalize(message))) >= MIN_CHARS_TO_ANSWER
-            if long_enough and top.score >= self.thresholds.answer and top.score - runner_up >= self.thresholds.margin:
+            close_siblings = (
+                len(matches) > 1
+                and top.score - runner_up < SIBLING_MARGIN
+                and snap.siblings(top.faq_id, matches[1].faq_id)
+            )
+            if (
+                long_enough
+                and top.score >= self.thresholds.answer
+                and top.score - runner_up >= self.thresholds.margin
+                and not close_siblings  # 挂失 or 解挂? the student picks from the buttons
+            ):
                 return FaqDecision("answer", matches, self._faq_answer(session, top.faq_id))
             return FaqDecision("suggest", matches)
 

@@ -126,8 +126,12 @@ async def test_action_server_outage_is_told_to_the_student_and_health_shows_it(s
         await recovered.close()
 
 
-async def test_crisis_recognised_by_the_classifier_gets_the_same_hotlines(chat: ChatClient) -> None:
-    from knowledge_base.safety import hotline_text
+async def test_the_classifiers_crisis_intent_alone_does_not_start_the_crisis_flow(chat: ChatClient) -> None:
+    from knowledge_base.safety import CHECK_IN_MARK, hotline_text
 
-    replies = await chat.ask("危机", payload="/crisis")  # what a sure classifier decides, through Rasa
-    assert [r["text"] for r in replies] == [hotline_text()]
+    # what a sure classifier decides, through Rasa: the NLU's crisis intent is one class among nineteen;
+    # the urgent path needs the lexicon or the crisis detector, the check-in the detector's half
+    # agreement (knowledge_base/decisions.py); "危机" alone has neither
+    replies = await chat.ask("危机", payload="/crisis")
+    assert replies and all(r["text"] != hotline_text() for r in replies)
+    assert not any(r["text"].startswith(CHECK_IN_MARK) for r in replies)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 REQUIRED = {
     "faq": {"n", "top1", "top3", "mrr"},
     "intents": {"n", "accuracy", "macro_f1", "per_intent"},
-    "crisis": {"n", "recall", "n_not_crisis", "false_alarm_rate"},
+    "crisis": {"n", "recall", "n_not_crisis", "false_alarm_rate", "false_alarm_rate_all"},
     "oos": {"n", "rejection_rate"},
     "entities": {"n_service", "service_accuracy", "n_time", "time_accuracy"},
     "latency_ms": {"p50", "p95"},

@@ -4,19 +4,36 @@ from __future__ import annotations
 
 from knowledge_base.decisions import route
 from knowledge_base.faq.answering import KnowledgeBase
-from knowledge_base.safety import CRISIS_MIN_CONFIDENCE
 
 
 def test_the_lexicon_starts_the_crisis_flow_whatever_the_classifier_says(kb: KnowledgeBase) -> None:
     assert route(kb, "我不想活了", "greet", 0.99, None).kind == "crisis"
 
 
-def test_an_unsure_crisis_classification_takes_the_faq_path(kb: KnowledgeBase) -> None:
-    unsure = route(kb, "有没有校内的兼职可以做", "crisis", CRISIS_MIN_CONFIDENCE - 0.1, None)
-    assert unsure.kind.startswith("faq_")
+def test_the_crisis_intent_is_never_urgent_by_itself(kb: KnowledgeBase) -> None:
+    unsure = route(kb, "有没有校内的兼职可以做", "crisis", 0.5, None)
+    assert unsure.kind.startswith("faq_") and not unsure.check_in
     assert "work_study" in unsure.faq_ids
-    sure = route(kb, "活着好累", "crisis", 0.99, None)
-    assert sure.kind == "crisis"
+    # a sure classifier on an ordinary question the detector finds ordinary: just the answer
+    sure = route(kb, "有没有校内的兼职可以做", "crisis", 0.99, None)
+    assert sure.kind.startswith("faq_") and not sure.check_in and "work_study" in sure.faq_ids
+    # a sure classifier the detector half agrees with: the check-in question (no urgent path)
+    doubt = route(kb, "不知道活着为了什么", "crisis", 0.99, None)
+    assert doubt.kind != "crisis" and doubt.check_in
+    assert route(kb, "活着好累", "crisis", 0.99, None).kind == "crisis"  # the lexicon
+
+
+def test_a_sad_toned_campus_question_is_answered(kb: KnowledgeBase) -> None:
+    outcome = route(kb, "最近压力好大，好焦虑，有没有校内的兼职可以做", "faq", 0.9, None)
+    assert outcome.kind == "faq_answer" and outcome.faq_ids[0] == "work_study" and not outcome.check_in
+
+
+def test_a_question_about_another_university_is_declined_with_ours_named(kb: KnowledgeBase) -> None:
+    outcome = route(kb, "浙大的兼职怎么申请", "faq", 0.9, None)
+    assert (outcome.kind, outcome.other_university, outcome.faq_ids) == ("decline", "浙大", [])
+    assert not outcome.answered_from_kb and not outcome.started_task
+    off = route(kb, "杭州图书馆几点开门", "faq", 0.9, None)
+    assert off.kind == "decline" and off.other_university is None
 
 
 def test_tasks_keep_their_intent_and_service(kb: KnowledgeBase) -> None:

@@ -140,3 +140,25 @@ def test_service_card_tells_what_to_bring_where_and_how_long(kb: KnowledgeBase) 
     assert "学生证" in card.materials_text()
     assert card.duration == "每次约10分钟"
     assert card.bookable is True
+
+
+def test_close_siblings_of_one_topic_get_buttons_not_an_answer(kb: KnowledgeBase, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from knowledge_base.faq.retrieval import FaqMatch
+
+    kb.search("预热")
+    snap = kb._snapshot
+    assert snap is not None
+    assert snap.siblings("card_report_loss", "card_unfreeze")  # 校园卡: 挂失 and 解挂
+    assert not snap.siblings("card_report_loss", "work_study")
+
+    def close(a: str, b: str, gap: float) -> None:
+        matches = [FaqMatch(a, "", 0.9, ""), FaqMatch(b, "", 0.9 - gap, "")]
+        monkeypatch.setattr(snap.retriever, "search", lambda text, k=3: matches)
+
+    close("card_report_loss", "card_unfreeze", 0.005)
+    decision = kb.decide("校园卡的挂失和解挂")
+    assert decision.kind == "suggest" and [m.faq_id for m in decision.matches] == ["card_report_loss", "card_unfreeze"]
+    close("card_report_loss", "card_unfreeze", 0.05)  # clearly apart: the answer
+    assert kb.decide("校园卡的挂失和解挂").kind == "answer"
+    close("card_report_loss", "work_study", 0.005)  # close but of different topics: the answer
+    assert kb.decide("校园卡的挂失和解挂").kind == "answer"
