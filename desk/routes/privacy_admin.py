@@ -25,6 +25,7 @@ from desk.staff.accounts import CurrentUser
 from desk.staff.security import AdminDep
 
 router = APIRouter()
+MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have (SQLite and PostgreSQL BIGINT)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 NO_STORE = {"Cache-Control": "no-store"}
 NOT_FOUND = "没有找到这位学生的数据"
@@ -92,7 +93,7 @@ async def erase_json(request: Request, body: EraseIn, user: AdminDep, clock: Clo
 
 @router.get("/api/admin/privacy/audit")
 async def audit_json(
-    user: AdminDep, sessions: SessionsDep, before: Annotated[int | None, Query(ge=1)] = None,
+    user: AdminDep, sessions: SessionsDep, before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:  # fmt: skip
     """The newest audit rows (page with `before` = the last id seen)."""
@@ -108,7 +109,11 @@ async def audit_json(
 # -- the page ---------------------------------------------------------------------------------------
 @router.get("/staff/privacy", response_class=HTMLResponse)
 async def privacy_page(
-    request: Request, user: AdminDep, sessions: SessionsDep, notice: str = "", before: int | None = None
+    request: Request,
+    user: AdminDep,
+    sessions: SessionsDep,
+    notice: str = "",
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
     """Export or erase one student's data; the audit, newest first."""
 

@@ -32,7 +32,9 @@ def admin_user(stack: Stack) -> str:
 
 @pytest.fixture
 def wide(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", bypass_csp=True
+    )  # wait_for_function evaluates strings; CSP: test_csp_browser.py
     page = context.new_page()
     yield page
     context.close()
@@ -40,7 +42,9 @@ def wide(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", bypass_csp=True
+    )  # wait_for_function evaluates strings; CSP: test_csp_browser.py
     page = context.new_page()
     yield page
     context.close()
