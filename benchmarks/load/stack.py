@@ -147,6 +147,7 @@ def launch(model: Path, workdir: Path | None = None, extra_env: dict[str, dict[s
         rasa_token="bench-token-" + os.urandom(8).hex(),
         secret_key=os.urandom(16).hex(),
         webchat_rate_limit=1_000_000,  # the bench measures throughput, not the per-student limit
+        security_new_chats_per_hour=1_000_000,  # every simulated student comes from 127.0.0.1
         telegram_mode="webhook",
         telegram_token=TOKEN,
         telegram_secret=TELEGRAM_SECRET,
@@ -229,6 +230,7 @@ def launch_replicas(model: Path, n: int, extra_env: dict[str, dict[str, str]] | 
         redis_url=REDIS_URL,
         redis_prefix=prefix,
         webchat_rate_limit=1_000_000,
+        security_new_chats_per_hour=1_000_000,
         telegram_mode="webhook",
         telegram_token=TOKEN,
         telegram_secret=TELEGRAM_SECRET,
