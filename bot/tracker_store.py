@@ -38,10 +38,11 @@ class RedactingTrackerStore(SQLTrackerStore):
         """Store the events of the tracker that are not stored yet, masked."""
         await self.stream_events(tracker)
         events = list(tracker.events)
-        masked = redact_events([event.as_dict() for event in events])
         with self.session_scope() as session:
             stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-            for event, data in list(zip(events, masked, strict=True))[stored:]:
+            # only the new events are masked (the older ones are read for the contact question being asked)
+            masked = redact_events([event.as_dict() for event in events], start=stored)
+            for event, data in zip(events[stored:], masked, strict=True):
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,

@@ -234,17 +234,19 @@ def redact_event(event: dict[str, Any], asking: str | None) -> dict[str, Any]:
     return out
 
 
-def redact_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tracker events (dicts, oldest first) as they may be stored: user texts masked, the answers to the
-    contact questions as a whole (the question is known from the form's `requested_slot`)."""
+def redact_events(events: list[dict[str, Any]], start: int = 0) -> list[dict[str, Any]]:
+    """Tracker events (dicts, oldest first) from `start` on, as they may be stored: user texts masked, the
+    answers to the contact questions as a whole (the question is known from the form's `requested_slot`,
+    so the events before `start` are read for it, not masked)."""
     asking: str | None = None
     out = []
-    for event in events:
+    for n, event in enumerate(events):
         if event.get("event") == "slot" and event.get("name") == "requested_slot":
             asking = FIELD_OF_SLOT.get(str(event.get("value")))
         elif event.get("event") in ("active_loop", "restart", "session_started") and not (event.get("name")):
             asking = None
-        out.append(redact_event(event, asking))
+        if n >= start:
+            out.append(redact_event(event, asking))
     return out
 
 

@@ -114,6 +114,9 @@ def test_tracker_events_mask_the_answers_and_keep_sealed_slots() -> None:
     assert out[7]["value"] == "***"  # a contact slot in clear is never stored
     assert out[9]["text"] == "王小明"  # no question asked any more: only the patterns
     assert events[3]["text"] == "王小明"  # the live tracker's events are not touched
+    # a save stores only the new events: they are masked knowing the question asked before them
+    assert redact_events(events, start=3) == out[3:]
+    assert redact_events(events, start=len(events)) == []
 
 
 def test_packet_summary_is_masked() -> None:
