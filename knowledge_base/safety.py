@@ -338,11 +338,12 @@ ACCEPT_HELP = re.compile(
 DECLINE_HELP = re.compile(r"没事|不用|不需要|开玩笑|玩笑|随便说|随口|没关系|还好|算了")
 
 
-def escalates_check_in(text: str) -> bool:
+def escalates_check_in(text: str, signal: CrisisSignal | None = None) -> bool:
     """After a check-in: the student's next message escalates to the urgent path when it accepts help or
-    carries any crisis signal again; "我没事" and an ordinary question do not."""
+    carries any crisis signal again; "我没事" and an ordinary question do not. `signal`: `assess(text)`,
+    when the caller has it already."""
     t = normalise(text)
-    if assess(text).tier != NONE:
+    if (signal if signal is not None else assess(text)).tier != NONE:
         return True
     if DECLINE_HELP.search(t):
         return False

@@ -233,7 +233,9 @@ class Gateway:
     async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> list[dict[str, Any]]:
         cid = msg.conversation_id
         signal = await to_thread.run_sync(safety.assess, text)
-        escalated = not signal.urgent and await self._after_check_in(cid) and safety.escalates_check_in(text)
+        escalated = (  # the text first: the database is read only for a message that would escalate
+            not signal.urgent and safety.escalates_check_in(text, signal) and await self._after_check_in(cid)
+        )
         if signal.urgent or escalated:  # every state: a person must hear about it now
             logger.warning(
                 "crisis pre-filter (%s) in conversation %s",
