@@ -112,3 +112,8 @@ class SynonymMap:
 
     def __len__(self) -> int:
         return len(self._pairs)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell guarded against spreadsheet formula injection in text someone typed (=, +, -, @)."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value

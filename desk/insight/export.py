@@ -6,6 +6,7 @@ import csv
 import io
 
 from desk.insight.queries import Chart
+from knowledge_base.text import spreadsheet_safe
 
 
 def chart_csv(chart: Chart) -> bytes:
@@ -13,10 +14,10 @@ def chart_csv(chart: Chart) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(chart.columns)
-    writer.writerows(chart.rows)
+    writer.writerows([spreadsheet_safe(v) for v in row] for row in chart.rows)
     comments = chart.extra.get("comments")
     if comments:
         writer.writerow([])
         writer.writerow(["rated_at", "department", "staff", "rating", "comment"])
-        writer.writerows(comments)
+        writer.writerows([spreadsheet_safe(v) for v in row] for row in comments)  # students' own words
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

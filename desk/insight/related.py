@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from desk.insight.models import Suggestion
 from desk.models import Message
+from knowledge_base import clock
 from knowledge_base.models import Faq, utcnow
 
 RELATED = 2
@@ -25,7 +26,8 @@ INTRO = "你可能还想了解："
 
 
 def related_entries(session: Session, faq_id: str) -> list[Faq]:
-    """Up to RELATED other published entries: the same service's first, then the same department's."""
+    """Up to RELATED other published entries valid today: the same service's first, then the department's."""
+    today = clock.local_now().date()
     faq = session.get(Faq, faq_id)
     if faq is None:
         return []
@@ -39,7 +41,7 @@ def related_entries(session: Session, faq_id: str) -> list[Faq]:
             for f in session.scalars(
                 select(Faq).where(same, Faq.published.is_(True), Faq.id != faq_id).order_by(Faq.id).limit(RELATED)
             )
-            if f not in found
+            if f not in found and f.valid_on(today)  # as the bot: outside its dates an entry is not offered
         ]
     return found[:RELATED]
 

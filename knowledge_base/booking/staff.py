@@ -23,6 +23,7 @@ from knowledge_base.booking.types import StaffBookingRow
 from knowledge_base.db import write_session
 from knowledge_base.models import Service
 from knowledge_base.privacy import ContactCipher
+from knowledge_base.text import spreadsheet_safe
 from knowledge_base.timeexpr import TZ
 
 log = logging.getLogger(__name__)
@@ -143,15 +144,10 @@ def export_csv(rows: Iterable[StaffBookingRow], *, excel_bom: bool = True) -> st
                 r.end.strftime("%H:%M"),
                 r.staff_name or "",
                 MODE_ZH.get(r.mode, r.mode),
-                _cell(r.name),
-                _cell(r.student_number),
-                _cell(r.phone),
+                spreadsheet_safe(r.name),
+                spreadsheet_safe(r.student_number),
+                spreadsheet_safe(r.phone),
                 STATUS_ZH.get(r.status, r.status),
             )
         )
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    """Guard against spreadsheet formula injection in text a student typed (=, +, -, @)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
