@@ -56,11 +56,18 @@ def validate_contact(name: str, student_number: str, phone: str) -> Contact:
     number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", student_number or "")).upper()
     if not _STUDENT_NUMBER.match(number):
         raise InvalidContact("student_number")
-    digits = re.sub(r"[\s()-]", "", unicodedata.normalize("NFKC", phone or ""))
-    digits = digits.removeprefix("+86").removeprefix("0086")
-    if not _PHONE.match(digits):
+    digits = normalize_phone(phone)
+    if digits is None:
         raise InvalidContact("phone")
     return Contact(name, number, digits)
+
+
+def normalize_phone(phone: str | None) -> str | None:
+    """A mainland mobile number as 11 digits (spaces, dashes, +86/0086 and full-width digits allowed),
+    or None when it is not one."""
+    digits = re.sub(r"[\s()-]", "", unicodedata.normalize("NFKC", phone or ""))
+    digits = digits.removeprefix("+86").removeprefix("0086")
+    return digits if _PHONE.match(digits) else None
 
 
 class ContactCipher:

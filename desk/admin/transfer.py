@@ -30,7 +30,6 @@ COLUMNS = ("id", "question", "similar", "answer", "department", "tags", "service
            "published")  # fmt: skip
 LIST_COLUMNS = ("similar", "tags")
 SEPARATOR = "|"
-FORMATS = ("yaml", "csv", "xlsx")
 MAX_ROWS = 5000
 
 

@@ -15,9 +15,7 @@ and every export and erasure appends an audit row (desk/privacy/audit.py) withou
 
 from __future__ import annotations
 
-import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,9 +31,8 @@ from knowledge_base.booking import models as bm
 from knowledge_base.booking import seats
 from knowledge_base.booking.errors import ContactKeyError
 from knowledge_base.db import write_session
-from knowledge_base.privacy import Contact, ContactCipher
+from knowledge_base.privacy import Contact, ContactCipher, normalize_phone
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
 ERASED_CONTACT = Contact("（已删除）", "-", "-")
 
 
@@ -60,9 +57,8 @@ class Subject:
             if ":" not in value or len(value) > 200:
                 raise ValueError("会话ID形如 web:<uuid>、tg:<chat id> 或 wx:<openid>")
             return cls("conversation", value)
-        digits = re.sub(r"[\s()-]", "", unicodedata.normalize("NFKC", phone or ""))
-        digits = digits.removeprefix("+86").removeprefix("0086")
-        if not _PHONE.match(digits):
+        digits = normalize_phone(phone)
+        if digits is None:
             raise ValueError("手机号应为11位中国大陆手机号，例如 13812345678")
         return cls("phone", digits)
 

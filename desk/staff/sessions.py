@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import DateTime, ForeignKey, String, delete, select
+from sqlalchemy import DateTime, ForeignKey, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge_base.db import Base
@@ -97,8 +97,3 @@ def revoke_user(session: Session, user_id: int, keep_hash: str | None = None) ->
     if keep_hash:
         query = query.where(StaffSession.id_hash != keep_hash)
     return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
-
-
-def active_count(session: Session, user_id: int) -> int:
-    """How many session rows the user has (expired ones included until they are next looked up)."""
-    return len(session.scalars(select(StaffSession.id_hash).where(StaffSession.user_id == user_id)).all())
