@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from knowledge_base.booking.schedule import ScheduleSpecError, canonical_hours, parse_ranges
+from knowledge_base.office_hours import check_hours
 
 
 class _Entry(BaseModel):
@@ -34,6 +35,16 @@ class DepartmentIn(_Entry):
     location: str = ""
     hours: str = ""
     phone: str = ""
+    # the handoff desk's hours for this office (`mon-fri: 08:30-11:30`); absent = keep, "" = the global setting
+    office_hours: str | None = Field(default=None, max_length=500)
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str | None) -> str | None:
+        problem = check_hours(value or "")
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 def _hours(value: Any) -> dict[str, list[str]] | None:

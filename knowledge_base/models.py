@@ -32,6 +32,8 @@ class Department(Base):
     location: Mapped[str] = mapped_column(String(500), default="")
     hours: Mapped[str] = mapped_column(String(500), default="")
     phone: Mapped[str] = mapped_column(String(100), default="")
+    # when staff answer handoff chats, `days: ranges` (knowledge_base.office_hours); "" = HELPDESK_HANDOFF_HOURS
+    office_hours: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     services: Mapped[list[Service]] = relationship(back_populates="department")
 

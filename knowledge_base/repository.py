@@ -113,7 +113,7 @@ def import_kb(session: Session, kb: KbFileIn, replace: bool = False, changed_by:
     """Upsert a validated KB file; with ``replace`` also remove entries the file no longer has."""
     report = ImportReport()
     for dep in kb.departments:
-        values = dep.model_dump(exclude={"id"})
+        values = dep.model_dump(exclude={"id"}, exclude_none=True)  # no office_hours key: the office keeps its own
         department = session.get(Department, dep.id)
         if department is None:
             session.add(Department(id=dep.id, **values))
@@ -175,7 +175,15 @@ def _delete_missing(session: Session, model: type[_Entry], keep: set[str]) -> in
 def export_kb(session: Session, university: str = "", timezone: str = "Asia/Shanghai") -> dict[str, Any]:
     """The whole knowledge base in the KB YAML format (a dict ready for yaml.safe_dump)."""
     departments = [
-        {"id": d.id, "name": d.name, "aliases": d.aliases, "location": d.location, "hours": d.hours, "phone": d.phone}
+        {
+            "id": d.id,
+            "name": d.name,
+            "aliases": d.aliases,
+            "location": d.location,
+            "hours": d.hours,
+            "phone": d.phone,
+            "office_hours": d.office_hours,
+        }  # fmt: skip
         for d in session.scalars(select(Department).order_by(Department.id))
     ]
     services = []

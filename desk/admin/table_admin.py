@@ -13,6 +13,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from wtforms import ValidationError
 
 from desk.admin import audit
 from desk.admin.models import EditorRole
@@ -20,6 +21,7 @@ from desk.staff.accounts import StaffUser
 from desk.staff.security import current_staff
 from knowledge_base import repository
 from knowledge_base.models import CalendarDay, Department, Service
+from knowledge_base.office_hours import DEFAULT_HOURS, check_hours
 
 BASE_URL = "/admin/db"
 
@@ -99,13 +101,33 @@ class AuditedView(ModelView):
         self._record(request, "delete", model, None)
 
 
+def _valid_office_hours(form: Any, field: Any) -> None:
+    """A form validator: office hours that the desk cannot read are refused on the form, in Chinese."""
+    problem = check_hours(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
 class DepartmentView(AuditedView, model=Department):
+    """Departments, with their own office hours for the handoff desk (empty = HELPDESK_HANDOFF_HOURS)."""
+
     changes_kb = True
     name = "部门"
     name_plural = "部门"
-    column_list = [Department.id, Department.name, Department.location, Department.hours, Department.phone]
+    form_include_pk = True  # a new department is added here with its id
+    column_list = [Department.id, Department.name, Department.location, Department.hours,
+                   Department.office_hours, Department.phone]  # fmt: skip
+    column_labels = {Department.hours: "办公时间（向学生显示）", Department.office_hours: "人工服务时间"}
     column_searchable_list = [Department.id, Department.name]
     form_excluded_columns = [Department.services]
+    form_args = {
+        "office_hours": {
+            "validators": [_valid_office_hours],
+            "description": f"老师在线接人工的时间，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
+            "（北京时间，法定节假日关闭，调休上班日按周一）。留空 = 全局设置 HELPDESK_HANDOFF_HOURS。",
+        },
+        "hours": {"description": "留空时，学生看到的是本部门的人工服务时间。"},
+    }
 
 
 class ServiceView(AuditedView, model=Service):

@@ -1,42 +1,25 @@
 """When staff are at their desks: weekly hours on workdays of the Chinese holiday calendar.
 
-`HELPDESK_HANDOFF_HOURS` is written like a service's hours in the catalog, one `days: ranges` group
-per `;` or line (`mon-fri: 08:30-11:30, 14:00-17:30; sat: 09:00-12:00`) and read with the booking
-schedule's parsers, so both accept the same texts. A public holiday closes the desk even on a weekday;
+`HELPDESK_HANDOFF_HOURS` (every department) and a department's own `office_hours` are written like a
+service's hours in the catalog, one `days: ranges` group per `;` or line (`mon-fri: 08:30-11:30,
+14:00-17:30; sat: 09:00-12:00`), parsed by knowledge_base.office_hours; department_hours.py picks a
+ticket's hours. A public holiday closes the desk even on a weekday;
 a make-up workday (调休上班) has Monday's hours; a plain weekend day has the hours given for it, if any.
 Times are Beijing time (Asia/Shanghai) whatever the server's clock zone.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from knowledge_base.booking.schedule import ScheduleSpecError, TimeRange, Weekly, parse_weekly
+from knowledge_base.booking.schedule import TimeRange, Weekly
 from knowledge_base.holidays import OfficeCalendar
+from knowledge_base.office_hours import DEFAULT_HOURS, WEEKDAY_ZH, parse_hours
 from knowledge_base.timeexpr import TZ
 
-DEFAULT_HOURS = "mon-fri: 08:30-11:30, 14:00-17:30"
-WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-_GROUP = re.compile(r"^\s*([a-z][a-z,\s-]*?)\s*[:：]\s*(.+?)\s*$")
 MAX_DAYS_AHEAD = 60  # a desk closed longer than this is treated as never opening again
-
-
-def parse_hours(spec: str) -> Weekly:
-    """'mon-fri: 08:30-11:30, 14:00-17:30; sat: 09:00-12:00' -> weekday -> ranges (ScheduleSpecError)."""
-    mapping: dict[str, str] = {}
-    for group in re.split(r"[;；\n]+", spec.strip().lower()):
-        if not group.strip():
-            continue
-        match = _GROUP.match(group)
-        if match is None:
-            raise ScheduleSpecError(f"'{group.strip()}' is not 'days: HH:MM-HH:MM, ...' (e.g. {DEFAULT_HOURS})")
-        days, ranges = match.groups()
-        mapping[days] = f"{mapping[days]}, {ranges}" if days in mapping else ranges
-    if not mapping:
-        raise ScheduleSpecError(f"no office hours given (e.g. {DEFAULT_HOURS})")
-    return parse_weekly(mapping)
+__all__ = ["DEFAULT_HOURS", "OfficeHours", "describe_opening", "parse_hours"]
 
 
 def _clock(t: datetime) -> str:

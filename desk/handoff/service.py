@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import sessionmaker
 
 from desk.handoff import student, texts
+from desk.handoff.department_hours import DepartmentHours
 from desk.handoff.office_hours import DEFAULT_HOURS, OfficeHours
 from desk.handoff.ports import StudentLine
 from desk.handoff.staff_store import StaffTickets
@@ -62,10 +63,11 @@ class Handoffs:
         self._line = line
         self._clock = clock
         calendar = OfficeCalendar(CachedOverrides(sessions))  # admin-entered holidays and 调休 days count
-        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS, calendar)
+        self.hours = OfficeHours.parse(settings.handoff.hours or DEFAULT_HOURS, calendar)  # every department's default
+        self.department_hours = DepartmentHours(sessions, self.hours)  # a department's own, from the database
         self.idle = timedelta(minutes=float(settings.handoff.idle_minutes))
-        self.tickets = TicketStore(sessions, self.hours, self.idle, self.now)
-        self.staff = StaffTickets(sessions, self.hours, self.now)
+        self.tickets = TicketStore(sessions, self.department_hours, self.idle, self.now)
+        self.staff = StaffTickets(sessions, self.department_hours, self.now)
         self._listeners: list[Listener] = []
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -76,9 +78,9 @@ class Handoffs:
         """The service clock in UTC (SQLite keeps wall-clock times, so everything stored must be UTC)."""
         return self._clock().astimezone(timezone.utc)
 
-    def reply_at(self, now: datetime) -> str | None:
-        """When a teacher can reply to a message left now: 周一 8:30 (None if the desk never opens)."""
-        return self.tickets.reply_at(now)
+    def reply_at(self, now: datetime, department_id: str | None = None) -> str | None:
+        """When a teacher of the department can reply to a message left now: 周一 8:30 (None if never)."""
+        return self.tickets.reply_at(now, department_id)
 
     # -- events for the consoles ---------------------------------------------------------------------
     def add_listener(self, cb: Listener) -> None:
@@ -230,7 +232,7 @@ class Handoffs:
         if ticket["status"] == TICKET_QUEUED:
             text = texts.transferred_text(name)
         else:  # outside office hours: the other department replies when it opens
-            text = texts.transferred_after_hours_text(name, self.reply_at(self.now()))
+            text = texts.transferred_after_hours_text(name, self.reply_at(self.now(), department_id))
         await self._send(conversation_id, [{"role": "system", "text": text}])
         self._emit_ticket(ticket, alert=ticket["priority"] == PRIORITY_URGENT)
         return ticket

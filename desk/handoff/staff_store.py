@@ -20,7 +20,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import sessionmaker
 
 from desk.handoff import states, texts
-from desk.handoff.office_hours import OfficeHours
+from desk.handoff.department_hours import DepartmentHours
 from desk.handoff.tickets import (
     TRANSCRIPT_LIMIT,
     Conflict,
@@ -65,7 +65,7 @@ def _label(status: str) -> str:
 class StaffTickets:
     """Ticket rows as staff work them; every call checks the person's right to see the ticket."""
 
-    def __init__(self, sessions: sessionmaker, hours: OfficeHours, now: Callable[[], datetime]) -> None:
+    def __init__(self, sessions: sessionmaker, hours: DepartmentHours, now: Callable[[], datetime]) -> None:
         self._sessions = sessions
         self.hours = hours
         self.now = now
@@ -223,7 +223,7 @@ class StaffTickets:
                 session,
                 row,
                 states.TRANSFER,
-                desk_open=self.hours.is_open(now),
+                desk_open=self.hours.of(department_id).is_open(now),  # the receiving office's hours
                 department_id=department_id,
                 claimed_by=None,
                 claimed_at=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from desk.handoff import states, texts
-from desk.handoff.office_hours import OfficeHours, describe_opening
+from desk.handoff.department_hours import DepartmentHours
+from desk.handoff.office_hours import describe_opening
 from desk.handoff.tickets import (
     QUEUE_NOTICE_EVERY,
     RATING_WINDOW,
@@ -58,10 +59,10 @@ class StudentState:
 
 
 class TicketStore:
-    """Ticket rows for the student's side of a handoff, on the desk's clock and office hours."""
+    """Ticket rows for the student's side of a handoff, on the desk's clock and each department's hours."""
 
     def __init__(
-        self, sessions: sessionmaker, hours: OfficeHours, idle: timedelta, now: Callable[[], datetime]
+        self, sessions: sessionmaker, hours: DepartmentHours, idle: timedelta, now: Callable[[], datetime]
     ) -> None:
         self._sessions = sessions
         self.hours = hours
@@ -105,10 +106,12 @@ class TicketStore:
             row = open_ticket_of(session, conversation_id)
             created, alert = row is None, False
             if row is None:
-                status = states.target(states.OPEN, desk_open=self.hours.is_open(now), urgent=priority == urgent)
+                department = packet.get("department") or handoff_policy.DEFAULT_DEPARTMENT
+                desk_open = self.hours.of(department).is_open(now)  # urgent tickets queue whatever the hours
+                status = states.target(states.OPEN, desk_open=desk_open, urgent=priority == urgent)
                 row = HandoffRequest(
                     conversation_id=conversation_id,
-                    department_id=packet.get("department") or handoff_policy.DEFAULT_DEPARTMENT,
+                    department_id=department,
                     reason=str(packet.get("reason") or handoff_policy.REASON_REQUEST)[:50],
                     priority=priority,
                     status=status,
@@ -142,7 +145,8 @@ class TicketStore:
             if row.status != TICKET_CLAIMED and packet.get("department"):
                 row.department_id = packet["department"]
             alert = priority == handoff_policy.PRIORITY_URGENT
-        if row.status == TICKET_MESSAGE and (row.priority == handoff_policy.PRIORITY_URGENT or self.hours.is_open(now)):
+        opened = row.priority == handoff_policy.PRIORITY_URGENT or self.hours.of(row.department_id).is_open(now)
+        if row.status == TICKET_MESSAGE and opened:
             states.advance(session, row, states.DESK_OPENED)  # the desk is open now (or it became urgent)
         else:
             states.settle(session, row)
@@ -166,15 +170,16 @@ class TicketStore:
             if opened.notices:
                 row.notified_at = now  # the next reminder comes 2 minutes later at the earliest
         elif row.status == TICKET_MESSAGE:
-            opened.next_opening = self.hours.next_opening(now)
-            hours = texts.describe_weekly(self.hours.weekly)
-            text = texts.message_text(self.reply_at(now), hours, again=not created)
+            office = self.hours.of(row.department_id)
+            opened.next_opening = office.next_opening(now)
+            hours = texts.describe_weekly(office.weekly)
+            text = texts.message_text(self.reply_at(now, row.department_id), hours, again=not created)
             opened.notices.append({"role": "system", "text": text, "buttons": [texts.booking_button(service)]})
         return opened
 
-    def reply_at(self, now: datetime) -> str | None:
-        """When a teacher can reply to a message left now: 周一 8:30 (None if the desk never opens)."""
-        opening = self.hours.next_opening(now)
+    def reply_at(self, now: datetime, department_id: str | None = None) -> str | None:
+        """When a teacher of the department can reply to a message left now: 周一 8:30 (None if never)."""
+        opening = self.hours.of(department_id).next_opening(now)
         return describe_opening(opening, now) if opening else None
 
     # -- the student's words ---------------------------------------------------------------------
@@ -291,22 +296,29 @@ class TicketStore:
             return public(session, row, now), row.conversation_id
 
     def close_of_day(self, now: datetime) -> list[tuple[Public, str, dict[str, Any]]]:
-        """When the desk closes, queued (not urgent) tickets become messages and the bot takes the chat back."""
-        closing = None if self.hours.is_open(now) else self.hours.last_closing(now)
-        if closing is None:
-            return []
-        out = []
+        """When a department's desk closes, its queued (not urgent) tickets become messages and the bot
+        takes the chat back (each department on its own hours)."""
+        waiting = (HandoffRequest.status == TICKET_QUEUED, HandoffRequest.priority != handoff_policy.PRIORITY_URGENT)
+        with self._sessions() as session:
+            queued = session.execute(
+                select(HandoffRequest.id, HandoffRequest.department_id, HandoffRequest.queued_at).where(*waiting)
+            ).all()
+        due = []
+        for ticket_id, department_id, queued_at in queued:
+            office = self.hours.of(department_id)
+            closing = None if office.is_open(now) else office.last_closing(now)
+            queued_at = aware(queued_at)
+            if closing is not None and queued_at is not None and queued_at < closing:  # queued while it was open
+                due.append(ticket_id)
+        out: list[tuple[Public, str, dict[str, Any]]] = []
+        if not due:
+            return out
         with write_session(self._sessions) as session:
-            waiting = (
-                HandoffRequest.status == TICKET_QUEUED,
-                HandoffRequest.priority != handoff_policy.PRIORITY_URGENT,
-                HandoffRequest.queued_at < closing.astimezone(timezone.utc),  # queued while the desk was open
-            )
-            for row in session.scalars(select(HandoffRequest).where(*waiting)).all():
+            for row in session.scalars(select(HandoffRequest).where(HandoffRequest.id.in_(due), *waiting)).all():
                 if not states.advance(session, row, states.DESK_CLOSED):  # another desk process swept it
                     continue
                 record(session, row, "office_closed", now)
-                text = texts.office_closed_text(self.reply_at(now))
+                text = texts.office_closed_text(self.reply_at(now, row.department_id))
                 service = (row.packet or {}).get("service")
                 notice = {"role": "system", "text": text, "buttons": [texts.booking_button(service)]}
                 out.append((public(session, row, now), row.conversation_id, notice))

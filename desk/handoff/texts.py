@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from knowledge_base.booking.schedule import Weekly
 from knowledge_base.names import PAYLOAD_BOOK, PAYLOAD_CANCEL_HANDOFF, PAYLOAD_RATE, PAYLOAD_SKIP_COMMENT
+from knowledge_base.office_hours import describe_weekly  # noqa: F401  (part of the wording)
 
 REASON_LABELS = {
     "crisis": "危机干预",
@@ -24,7 +24,6 @@ STATUS_LABELS = {
     "cancelled": "学生已取消",
     "returned": "超时转回机器人",
 }
-WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 CANCEL_PAYLOAD = PAYLOAD_CANCEL_HANDOFF
 CANCEL_BUTTON = {"title": "不用了", "payload": CANCEL_PAYLOAD}
@@ -107,25 +106,6 @@ def claimed_text(staff_label: str) -> str:
 
 def transferred_text(department: str) -> str:
     return f"你的问题已转给{department}的老师，请稍候，老师接入后会在这里回复你。"
-
-
-def describe_weekly(weekly: Weekly) -> str:
-    """'周一至周五 8:30-11:30、14:00-17:30' from parsed weekly hours (法定节假日 closed)."""
-    groups: list[tuple[list[int], str]] = []
-    for day in range(7):
-        ranges = weekly.get(day)
-        if not ranges:
-            continue
-        text = "、".join(f"{r.start.hour}:{r.start.minute:02d}-{r.end.hour}:{r.end.minute:02d}" for r in ranges)
-        if groups and groups[-1][1] == text and groups[-1][0][-1] == day - 1:
-            groups[-1][0].append(day)
-        else:
-            groups.append(([day], text))
-    parts = []
-    for days, text in groups:
-        label = WEEKDAY_ZH[days[0]] if len(days) == 1 else f"{WEEKDAY_ZH[days[0]]}至{WEEKDAY_ZH[days[-1]]}"
-        parts.append(f"{label} {text}")
-    return "；".join(parts) + "，法定节假日除外" if parts else "另行通知"
 
 
 def short_department(name: str, aliases: list[str]) -> str:

@@ -23,6 +23,7 @@ from knowledge_base import text as kbtext
 from knowledge_base.faq import dense
 from knowledge_base.faq.retrieval import FaqDoc, FaqMatch, FaqRetriever, HybridRetriever
 from knowledge_base.models import Department, Faq, Service, Synonym
+from knowledge_base.office_hours import hours_for_students
 from knowledge_base.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -374,7 +375,7 @@ class KnowledgeBase:
                 department_id=dep.id,
                 department=dep.name,
                 location=svc.location or dep.location,
-                hours=svc.hours or dep.hours,
+                hours=svc.hours or hours_for_students(dep.hours, dep.office_hours),
                 materials=list(svc.materials or []),
                 duration=duration,
                 processing_time=svc.processing_time or "现场办结",
