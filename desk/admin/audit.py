@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from desk.admin.models import AuditEntry
 from knowledge_base.models import utcnow
@@ -39,9 +39,25 @@ def record(
     return entry
 
 
+def write(
+    sessions: sessionmaker,
+    actor: str,
+    actor_id: int | None,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """`record` in a transaction of its own, for a change a lower layer made in its own transaction."""
+    with sessions() as session, session.begin():
+        record(session, actor, actor_id, action, entity, entity_id, before, after)
+
+
 @dataclass(frozen=True)
 class AuditFilter:
-    """What an admin looks for in the log (every field optional)."""
+    """What an admin looks for in the log (every field optional). `action` is a name (`ticket.claim`) or a
+    prefix: `ticket` or `ticket.` finds every ticket action."""
 
     actor: str | None = None
     action: str | None = None
@@ -55,9 +71,12 @@ class AuditFilter:
 def query(session: Session, where: AuditFilter) -> list[AuditEntry]:
     """Matching entries, newest first."""
     stmt = select(AuditEntry)
+    if where.action:
+        prefix = where.action.rstrip(".*")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(or_(AuditEntry.action == prefix, AuditEntry.action.like(f"{escaped}.%", escape="\\")))
     for column, value in (
         (AuditEntry.actor, where.actor),
-        (AuditEntry.action, where.action),
         (AuditEntry.entity, where.entity),
         (AuditEntry.entity_id, where.entity_id),
     ):

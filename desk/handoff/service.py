@@ -213,6 +213,7 @@ class Handoffs:
             raise IllegalTransition("回复内容不能为空")
         conversation_id, label = await asyncio.to_thread(self.staff.start_reply, user, ticket_id)
         [stored] = await self._send(conversation_id, [{"role": "staff", "text": text, "sender_name": label}])
+        await asyncio.to_thread(self.staff.audit_reply, user, ticket_id, int(stored["id"]))
         return {"ticket_id": ticket_id, "conversation_id": conversation_id, "message": stored}
 
     def note(self, user: CurrentUser, ticket_id: int, text: str) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, false, func, or_, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from desk.admin import audit
 from desk.handoff import states, texts
 from desk.handoff.department_hours import DepartmentHours
 from desk.handoff.tickets import (
@@ -60,6 +61,14 @@ Notices = list[dict[str, Any]]
 
 def _label(status: str) -> str:
     return texts.STATUS_LABELS.get(status, status)
+
+
+def _audit(
+    session: Session, user: CurrentUser, action: str, entity_id: Any, before: Public | None, after: Public | None
+) -> None:
+    """The change in the admins' audit log, in the change's transaction (ids, statuses: never chat text)."""
+    entity = action.split(".", 1)[0]
+    audit.record(session, user.username, user.id, action, entity, str(entity_id), before, after)
 
 
 class StaffTickets:
@@ -153,7 +162,7 @@ class StaffTickets:
                 raise Conflict(f"已被{claimer_name(session, row)}接入")
             if row.status not in UNCLAIMED_STATUSES:
                 raise IllegalTransition(f"工单{_label(row.status)}，不能接入")
-            wait = None
+            wait, before = None, {"status": row.status, "claimed_by": None}
             if row.status == TICKET_QUEUED:
                 wait = max(0, int((now - (aware(row.queued_at) or now)).total_seconds()))
             won = states.advance(
@@ -170,6 +179,7 @@ class StaffTickets:
                     raise Conflict(f"已被{claimer_name(session, row)}接入")
                 raise IllegalTransition("工单状态已变化，不能接入，请刷新")
             record(session, row, "claimed", now, user.id)
+            _audit(session, user, "ticket.claim", row.id, before, {"status": row.status, "claimed_by": user.id})
             label = staff_label(session, user.display_name, row.department_id)
             notices = [{"role": "system", "text": texts.claimed_text(label)}]
             return public(session, row, now), row.conversation_id, notices
@@ -185,6 +195,11 @@ class StaffTickets:
             row.last_staff_at = self.now()
             return row.conversation_id, staff_label(session, user.display_name, row.department_id)
 
+    def audit_reply(self, user: CurrentUser, ticket_id: int, message_id: int) -> None:
+        """A sent reply in the audit log: the message's id, never its text (privacy)."""
+        with write_session(self._sessions) as session:
+            _audit(session, user, "ticket.reply", ticket_id, None, {"message_id": message_id})
+
     def note(self, user: CurrentUser, ticket_id: int, text: str) -> tuple[dict[str, Any], Public]:
         """An internal note on the ticket (never sent to the student): the event and the ticket."""
         now = self.now()
@@ -192,6 +207,7 @@ class StaffTickets:
             row = readable(session, user, ticket_id)
             event = record(session, row, "note", now, user.id, text[:2000])
             session.flush()
+            _audit(session, user, "ticket.note", row.id, None, {"event_id": event.id})
             out = {
                 "id": event.id,
                 "kind": "note",
@@ -218,7 +234,7 @@ class StaffTickets:
                 raise Conflict(f"这个对话已由{claimer_name(session, row)}接入，只有接入的老师能转接")
             if row.department_id == department_id:
                 raise Conflict(f"工单已经在{target.name}")
-            source = row.department_id
+            source, before = row.department_id, {"department_id": row.department_id, "status": row.status}
             moved = states.advance(
                 session,
                 row,
@@ -235,6 +251,9 @@ class StaffTickets:
                 raise IllegalTransition("工单状态已变化，不能转接，请刷新")
             text = (note or "").strip()[:2000]
             record(session, row, "transferred", now, user.id, text, **{"from": source, "to": department_id})
+            _audit(
+                session, user, "ticket.transfer", row.id, before, {"department_id": department_id, "status": row.status}
+            )
             return public(session, row, now), row.conversation_id, target.name
 
     def close(self, user: CurrentUser, ticket_id: int, resolution: str) -> tuple[Public, str, Notices]:
@@ -247,6 +266,7 @@ class StaffTickets:
             if row.status == TICKET_CLAIMED and row.claimed_by != user.id and not user.is_admin:
                 raise Conflict(f"这个对话已由{claimer_name(session, row)}接入，只有接入的老师能结束")
             chatted = row.status == TICKET_CLAIMED  # a person took the chat: ask how it went
+            before = {"status": row.status}
             staff = claimer_name(session, row)
             resolved = (resolution or "").strip()[:2000] or None
             survey = states.SURVEY_RATING if chatted else None
@@ -255,7 +275,9 @@ class StaffTickets:
             )
             if not closed:
                 raise IllegalTransition("工单状态已变化，不能结束，请刷新")
-            record(session, row, "closed", now, user.id, row.resolution or "")
+            event = record(session, row, "closed", now, user.id, row.resolution or "")
+            session.flush()
+            _audit(session, user, "ticket.close", row.id, before, {"status": row.status, "event_id": event.id})
             if chatted:
                 notices = [{"role": "bot", "text": texts.ask_rating(staff), "buttons": texts.rating_buttons()}]
             else:
@@ -278,7 +300,9 @@ class StaffTickets:
         with write_session(self._sessions) as session:
             if department_id and session.get(Department, department_id) is None:
                 raise NotFound(f"department {department_id}")
-            return canned_replies.public(canned_replies.add(session, department_id, title, text))
+            added = canned_replies.public(canned_replies.add(session, department_id, title, text))
+            _audit(session, user, "canned.create", added["id"], None, added)
+            return added
 
     def delete_canned(self, user: CurrentUser, canned_id: int) -> None:
         """Admins delete a canned reply."""
@@ -288,4 +312,5 @@ class StaffTickets:
             row = session.get(CannedReply, canned_id)
             if row is None:
                 raise NotFound(f"canned reply {canned_id}")
+            _audit(session, user, "canned.delete", canned_id, canned_replies.public(row), None)
             session.delete(row)

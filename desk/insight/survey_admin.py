@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from desk.admin import audit
 from desk.insight import clusters as cl
 from desk.insight.mining import MiningUnavailable, _vectors
 from desk.insight.models import Survey, SurveyResponse
@@ -53,8 +54,8 @@ class SurveyIn(BaseModel):
         return self
 
 
-def create(sessions: sessionmaker, data: SurveyIn, created_by: str) -> int:
-    """Store a new survey; SurveyError for an unknown audience."""
+def create(sessions: sessionmaker, data: SurveyIn, created_by: str, actor_id: int | None = None) -> int:
+    """Store a new survey (and its audit entry); SurveyError for an unknown audience."""
     kind, _, value = data.audience.partition(":")
     with sessions() as session, session.begin():
         if kind == "stage" and value not in STAGES:
@@ -66,6 +67,8 @@ def create(sessions: sessionmaker, data: SurveyIn, created_by: str) -> int:
         survey = Survey(**data.model_dump(), created_by=created_by)
         session.add(survey)
         session.flush()
+        after = data.model_dump(mode="json")
+        audit.record(session, created_by, actor_id, "survey.create", "survey", str(survey.id), None, after)
         return survey.id
 
 

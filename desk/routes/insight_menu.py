@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
+from desk.admin import audit
 from desk.deps import SessionsDep
 from desk.insight.menus import MONTH_DAY
 from desk.insight.models import MenuItem
@@ -57,7 +58,9 @@ async def add_item(data: MenuItemIn, user: AdminDep, sessions: SessionsDep) -> d
             item = MenuItem(**data.model_dump())
             session.add(item)
             session.flush()
-            return _public(item)
+            added = _public(item)
+            audit.record(session, user.username, user.id, "menu.create", "menu_item", str(item.id), None, added)
+            return added
 
     return await to_thread.run_sync(add)
 
@@ -71,6 +74,7 @@ async def delete_item(item_id: int, user: AdminDep, sessions: SessionsDep) -> di
             item = session.get(MenuItem, item_id)
             if item is None:
                 return False
+            audit.record(session, user.username, user.id, "menu.delete", "menu_item", str(item_id), _public(item), None)
             session.delete(item)
             return True
 

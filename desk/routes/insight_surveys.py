@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from desk.admin import audit
 from desk.deps import SessionsDep
 from desk.insight import survey_admin
 from desk.insight.models import Survey
@@ -43,7 +44,7 @@ async def list_surveys(user: AdminDep, sessions: SessionsDep) -> JSONResponse:
 async def create_survey(data: survey_admin.SurveyIn, user: AdminDep, sessions: SessionsDep) -> dict[str, int]:
     """Define a survey; students in its audience are asked from its first day."""
     try:
-        survey_id = await to_thread.run_sync(survey_admin.create, sessions, data, user.username)
+        survey_id = await to_thread.run_sync(survey_admin.create, sessions, data, user.username, user.id)
     except survey_admin.SurveyError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     return {"id": survey_id}
@@ -58,7 +59,11 @@ async def close_survey(survey_id: int, user: AdminDep, sessions: SessionsDep) ->
             survey = session.get(Survey, survey_id)
             if survey is None:
                 return False
+            before = {"active": survey.active}
             survey.active = False
+            audit.record(
+                session, user.username, user.id, "survey.close", "survey", str(survey_id), before, {"active": False}
+            )
             return True
 
     if not await to_thread.run_sync(close):

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from desk.admin import audit
 from desk.deps import SessionsDep
 from desk.staff import access_log, accounts
 from desk.staff.schemas import AccessLogQuery, PasswordForm
@@ -55,6 +56,8 @@ async def change_password(
     def change() -> None:
         with sessions() as session, session.begin():
             accounts.change_password(session, user.id, form.current_password, form.new_password, keep)
+            changed = {"password": "changed", "other_sessions": "ended"}  # never the password or its hash
+            audit.record(session, user.username, user.id, "account.password", "staff_user", str(user.id), None, changed)
 
     try:
         await to_thread.run_sync(change)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -30,6 +32,7 @@ from knowledge_base.privacy import ContactCipher
 from knowledge_base.timeexpr import TZ
 
 logger = logging.getLogger(__name__)
+AuditHook = Callable[[str, dict[str, Any], dict[str, Any]], None]  # (booking code, before, after) of a change
 access_log = logging.getLogger("desk.access")  # who looked at which student's contact (never the contact)
 
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -186,6 +189,21 @@ class StaffAppointments:
         return export_csv(row for _, row in pairs)
 
     # -- acting -----------------------------------------------------------------------------------
+
+    def status_of(self, user: CurrentUser, code: str) -> str:
+        """A visible booking's status (booked, attended, ...), e.g. for the audit's `before`."""
+        code, _department = self.visible_booking(user, code)
+        with self._sessions() as session:
+            return str(session.scalar(select(bm.Booking.status).where(bm.Booking.code == code)))
+
+    def mark_audited(
+        self, user: CurrentUser, code: str, status: str, now: datetime, audit: AuditHook
+    ) -> AppointmentPublic:
+        """`mark`, then `audit(before, after)` with the statuses (the booking layer has its own transaction)."""
+        before = self.status_of(user, code)
+        marked = self.mark(user, code, status, now)
+        audit(marked.code, {"status": before}, {"status": marked.status})
+        return marked
 
     def mark(self, user: CurrentUser, code: str, status: str, now: datetime) -> AppointmentPublic:
         """已到 / 未到 on a visible booking; `BookingNotChangeable` before its start or once cancelled."""

@@ -197,7 +197,10 @@
   async function loadAudit(ev) {
     if (ev) ev.preventDefault();
     const params = new URLSearchParams();
-    for (const [k, v] of new FormData($("#audit-filters")).entries()) if (v) params.set(k, k === "since" ? v + "T00:00:00+08:00" : v);
+    const dayAfter = (d) => new Date(new Date(d + "T00:00:00+08:00").getTime() + 86400000).toISOString();
+    for (const [k, v] of new FormData($("#audit-filters")).entries()) {
+      if (v) params.set(k, k === "since" ? v + "T00:00:00+08:00" : k === "until" ? dayAfter(v) : v);  // the whole last day
+    }
     const r = await api("GET", "/api/admin/audit?" + params.toString());
     if (!r.ok) { toast((r.data && r.data.detail) || "加载失败"); return; }
     $("#audit-rows").innerHTML = r.data.map((e) => `<tr><td>${esc(when(e.at))}</td><td>${esc(e.actor)}</td><td>${esc(e.action)}</td>

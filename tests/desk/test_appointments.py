@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from desk.admin import audit
 from desk.deps import get_clock
 from desk.main import create_app
 from desk.settings import Settings
@@ -183,6 +184,14 @@ def test_marking_attended_and_no_show_needs_csrf_and_a_started_visit(  # type: i
     )
     assert api.status_code == 200 and api.json()["status_label"] == "已到" and api.json()["phone"] == "138****0001"
     assert desk.post(f"/api/staff/appointments/{code}/mark", json={"status": "attended"}).status_code == 403
+    with sessions() as session:  # every mark in the audit, one row each (the refused ones none)
+        marks = audit.query(session, audit.AuditFilter(action="booking.", entity_id=code))
+        trail = [(e.actor, e.action, e.before, e.after) for e in reversed(marks)]
+    assert trail == [
+        ("wang", "booking.mark", {"status": "booked"}, {"status": "attended"}),
+        ("wang", "booking.mark", {"status": "attended"}, {"status": "no_show"}),
+        ("wang", "booking.mark", {"status": "no_show"}, {"status": "attended"}),
+    ]
 
 
 def test_reveal_shows_one_contact_and_is_audited_without_the_data(  # type: ignore[no-untyped-def]
