@@ -14,8 +14,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from knowledge_base.booking.schedule import ScheduleSpecError, canonical_hours, parse_ranges
-from knowledge_base.office_hours import check_hours
+from knowledge_base.booking.schedule import (
+    HOURS_EXAMPLE,
+    ScheduleSpecError,
+    canonical_hours,
+    parse_hours_text,
+    parse_ranges,
+)
 
 
 class _Entry(BaseModel):
@@ -41,9 +46,11 @@ class DepartmentIn(_Entry):
     @field_validator("office_hours")
     @classmethod
     def _office_hours(cls, value: str | None) -> str | None:
-        problem = check_hours(value or "")
-        if problem:
-            raise ValueError(problem)
+        if value and value.strip():
+            try:
+                parse_hours_text(value)
+            except ScheduleSpecError as exc:  # the message of knowledge_base.office_hours.hours_error
+                raise ValueError(f"人工服务时间格式不对（{exc}），例如 {HOURS_EXAMPLE}") from exc
         return value
 
 

@@ -8,29 +8,15 @@ display text the admin wrote, or else the office hours in Chinese (docs/admin.md
 
 from __future__ import annotations
 
-import re
+from knowledge_base.booking.schedule import HOURS_EXAMPLE, ScheduleSpecError, Weekly, parse_hours_text
 
-from knowledge_base.booking.schedule import ScheduleSpecError, Weekly, parse_weekly
-
-DEFAULT_HOURS = "mon-fri: 08:30-11:30, 14:00-17:30"
+DEFAULT_HOURS = HOURS_EXAMPLE
 WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-_GROUP = re.compile(r"^\s*([a-z][a-z,\s-]*?)\s*[:：]\s*(.+?)\s*$")
 
 
 def parse_hours(spec: str) -> Weekly:
     """'mon-fri: 08:30-11:30, 14:00-17:30; sat: 09:00-12:00' -> weekday -> ranges (ScheduleSpecError)."""
-    mapping: dict[str, str] = {}
-    for group in re.split(r"[;；\n]+", spec.strip().lower()):
-        if not group.strip():
-            continue
-        match = _GROUP.match(group)
-        if match is None:
-            raise ScheduleSpecError(f"'{group.strip()}' is not 'days: HH:MM-HH:MM, ...' (e.g. {DEFAULT_HOURS})")
-        days, ranges = match.groups()
-        mapping[days] = f"{mapping[days]}, {ranges}" if days in mapping else ranges
-    if not mapping:
-        raise ScheduleSpecError(f"no office hours given (e.g. {DEFAULT_HOURS})")
-    return parse_weekly(mapping)
+    return parse_hours_text(spec)
 
 
 def check_hours(spec: str) -> str | None:
@@ -40,8 +26,13 @@ def check_hours(spec: str) -> str | None:
     try:
         parse_hours(spec)
     except ScheduleSpecError as exc:
-        return f"人工服务时间格式不对（{exc}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
+        return hours_error(exc)
     return None
+
+
+def hours_error(exc: ScheduleSpecError) -> str:
+    """What an admin reads when office hours do not parse."""
+    return f"人工服务时间格式不对（{exc}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
 
 
 def describe_weekly(weekly: Weekly) -> str:

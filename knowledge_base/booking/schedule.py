@@ -119,6 +119,27 @@ def parse_weekly(mapping: Mapping[str, str | Sequence[str]]) -> Weekly:
     return {day: _merge(ranges) for day, ranges in sorted(collected.items())}
 
 
+HOURS_EXAMPLE = "mon-fri: 08:30-11:30, 14:00-17:30"
+_HOURS_GROUP = re.compile(r"^\s*([a-z][a-z,\s-]*?)\s*[:：]\s*(.+?)\s*$")
+
+
+def parse_hours_text(spec: str) -> Weekly:
+    """Weekly hours written as one line, `days: ranges` groups split by `;` or new lines
+    ('mon-fri: 08:30-11:30, 14:00-17:30; sat: 09:00-12:00'), as office hours are (ScheduleSpecError)."""
+    mapping: dict[str, str] = {}
+    for group in re.split(r"[;；\n]+", spec.strip().lower()):
+        if not group.strip():
+            continue
+        match = _HOURS_GROUP.match(group)
+        if match is None:
+            raise ScheduleSpecError(f"'{group.strip()}' is not 'days: HH:MM-HH:MM, ...' (e.g. {HOURS_EXAMPLE})")
+        days, ranges = match.groups()
+        mapping[days] = f"{mapping[days]}, {ranges}" if days in mapping else ranges
+    if not mapping:
+        raise ScheduleSpecError(f"no office hours given (e.g. {HOURS_EXAMPLE})")
+    return parse_weekly(mapping)
+
+
 def canonical_hours(mapping: Mapping[str, str | Sequence[str]]) -> dict[str, list[str]]:
     """The same mapping with normalised keys and 'HH:MM-HH:MM' texts (what is stored and exported)."""
     out: dict[str, list[str]] = {}
