@@ -74,7 +74,9 @@ class AuditedView(ModelView):
     desk_sessions: sessionmaker | None = None
     changes_kb = False  # the bot's catalog index is rebuilt (KB revision bumped) after a change
 
-    def _record(self, request: Request, action: str, model: Any, after: dict[str, Any] | None) -> None:
+    def _record(
+        self, request: Request, action: str, model: Any, after: dict[str, Any] | None, before: dict[str, Any] | None
+    ) -> None:
         user = getattr(request.state, "admin_user", None)
         sessions = AuditedView.desk_sessions
         if sessions is None:
@@ -88,17 +90,21 @@ class AuditedView(ModelView):
                 f"{self.identity}.{action}",
                 str(self.identity),
                 key,
-                None if action == "create" else _row(model) if after is None else None,
+                before,
                 after,
             )
             if self.changes_kb:
                 repository.bump_revision(session)
 
+    async def on_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
+        request.state.audit_before = None if is_created else _row(model)  # the row before the form's values
+
     async def after_model_change(self, data: dict, model: Any, is_created: bool, request: Request) -> None:
-        self._record(request, "create" if is_created else "update", model, _row(model))
+        before = None if is_created else getattr(request.state, "audit_before", None)
+        self._record(request, "create" if is_created else "update", model, _row(model), before)
 
     async def after_model_delete(self, model: Any, request: Request) -> None:
-        self._record(request, "delete", model, None)
+        self._record(request, "delete", model, None, _row(model))
 
 
 def _valid_office_hours(form: Any, field: Any) -> None:

@@ -173,6 +173,7 @@ def test_an_admin_sets_office_hours_on_the_form_and_bad_ones_are_refused(as_, se
         assert session.get(Department, "campus_card").office_hours == "mon-fri: 09:00-11:00; sat: 09:00-12:00"
     log = boss.get("/api/admin/audit", params={"entity_id": "campus_card"}).json()
     assert log[0]["actor"] == "boss" and log[0]["after"]["office_hours"].startswith("mon-fri: 09:00")
+    assert log[0]["before"]["office_hours"] == ""  # before and after, so the change can be read
 
     new = {"id": "graduate_school", "name": "研究生院", "aliases": "[]", "location": "行政楼301",
            "hours": "", "phone": "", "office_hours": "mon-fri: 08:00-12:00"}  # fmt: skip
