@@ -29,8 +29,9 @@ async def test_a_department_closed_now_takes_a_message_though_the_desk_is_open(s
     chat = await ChatClient(stack).open()
     try:
         await chat.ask("借的书快到期了怎么续借")
-        handover, notice = await chat.ask("转人工")
-        assert handover["role"] == "bot" and "转接" in handover["text"]
+        replies = await chat.ask("转人工")  # on a loaded machine the previous answer may come in late: pick them out
+        assert any(r["role"] == "bot" and "转接" in r["text"] for r in replies)
+        [notice] = [r for r in replies if r["role"] == "system"]
         with stack.sessions()() as session:
             ticket = session.scalars(
                 select(HandoffRequest).where(HandoffRequest.conversation_id == chat.conversation_id)
