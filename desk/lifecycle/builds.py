@@ -69,11 +69,10 @@ def start(
         started_by=started_by, started_by_id=started_by_id, status=QUEUED, running=RUNNING_SLOT, progress=0,
         stage="排队中", terms_fingerprint=fingerprint, changes=changes, started_at=utcnow(), updated_at=utcnow(),
     )  # fmt: skip
+    session.add(build)
     try:
-        with session.begin_nested():
-            session.add(build)
-            session.flush()
-    except IntegrityError as exc:
+        session.flush()
+    except IntegrityError as exc:  # another desk started one meanwhile; the caller's transaction rolls back
         raise Busy("已有一个模型正在训练，请等它完成") from exc
     return build
 

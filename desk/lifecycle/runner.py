@@ -22,6 +22,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     runner = Runner(settings, make_session_factory(engine), args.build_id)
+
+    def stopped(signum: int, _frame: object) -> None:  # SIGTERM to the group: Rasa stops too, the row says so
+        raise StageFailed(f"训练进程被终止（信号 {signum}）")
+
+    signal.signal(signal.SIGTERM, stopped)
     try:
         runner.run()
     except StageFailed as exc:

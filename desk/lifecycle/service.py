@@ -45,6 +45,7 @@ class ModelLifecycle:
     def __init__(self, sessions: sessionmaker, settings: Settings, http: httpx.AsyncClient) -> None:
         self.sessions, self.settings, self.http = sessions, settings, http
         self._changing = asyncio.Lock()  # 启用 / 恢复上一版 of this desk, one at a time
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}  # the build runners this desk started
 
     async def _terms(self, serving: Serving) -> tuple[catalog_terms.CatalogTerms, catalog_terms.CatalogTerms | None]:
         def read() -> tuple[catalog_terms.CatalogTerms, catalog_terms.CatalogTerms | None]:
@@ -117,6 +118,7 @@ class ModelLifecycle:
                 [sys.executable, "-m", "desk.lifecycle.runner", str(build_id)], cwd=PROJECT_ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
+        self.processes[build_id] = proc
         threading.Thread(target=proc.wait, daemon=True, name=f"model-build-{build_id}").start()  # no zombie
 
     async def build(self, build_id: int) -> BuildOut:
