@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("build_id", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry Rasa's token (?token=)
     settings = get_settings()
     engine = make_engine(settings.database_url)
     runner = Runner(settings, make_session_factory(engine), args.build_id)
