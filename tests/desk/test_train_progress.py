@@ -78,3 +78,16 @@ def test_expected_components_counts_pipeline_and_policies(tmp_path: Path) -> Non
     assert expected_components(config) == 3
     assert expected_components(PROJECT_ROOT / "config.yml") > 3  # the bot's own config reads
     assert expected_components(tmp_path / "missing.yml") == 1
+
+
+def test_a_failed_commands_reason_is_its_last_error_not_the_noise() -> None:
+    from desk.lifecycle.runner import reason
+
+    lines = [
+        "2026-12-03 16:18:41 INFO     rasa.validator  - Validating intents...",
+        "UserWarning: Found conflicting synonym definitions for '心灵驿站': 'counseling' and 'career_consulting'.",
+        "UserWarning: The utterance 'utter_default' is not used in any story or rule.",
+        "2026-12-03 16:18:42 INFO     rasa.validator  - Story structure validation...",
+    ]
+    assert reason(lines, "退出码 1").startswith("UserWarning: Found conflicting synonym definitions for '心灵驿站'")
+    assert reason(["INFO all good"], "退出码 1") == "退出码 1"
