@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Path as PathParam
 
 from desk.admin.errors import AdminError
 from desk.lifecycle.loading import LoadError
@@ -33,6 +34,7 @@ def get_lifecycle(request: Request) -> ModelLifecycle:
 
 
 LifecycleDep = Annotated[ModelLifecycle, Depends(get_lifecycle)]
+BuildId = Annotated[int, PathParam(ge=1, le=2_147_483_647, description="the build's number")]
 
 
 async def _answer(call: Awaitable[T]) -> T:
@@ -58,13 +60,13 @@ async def start_build(models: LifecycleDep, admin: AdminDep) -> BuildOut:
 
 
 @router.get("/builds/{build_id}", responses=CHANGE_ERRORS)
-async def get_build(models: LifecycleDep, admin: AdminDep, build_id: int) -> BuildOut:
+async def get_build(models: LifecycleDep, admin: AdminDep, build_id: BuildId) -> BuildOut:
     """One build's status, progress (0-100), stage, last output lines and error."""
     return await _answer(models.build(build_id))
 
 
 @router.post("/builds/{build_id}/activate", responses=CHANGE_ERRORS)
-async def activate_build(models: LifecycleDep, admin: AdminDep, build_id: int) -> ModelOverview:
+async def activate_build(models: LifecycleDep, admin: AdminDep, build_id: BuildId) -> ModelOverview:
     """Serve a checked build's model (loaded into every running Rasa, no restart)."""
     return await _answer(models.activate(admin, build_id))
 
