@@ -29,12 +29,14 @@ from desk.guard import http as guard_http
 from desk.guard.limits import make_counters
 from desk.handoff.service import Handoffs
 from desk.insight.chat import InsightChat
+from desk.lifecycle.service import ModelLifecycle
 from desk.privacy.retention import Retention, RetentionWorker
 from desk.privacy.students import StudentData
 from desk.privacy.tracker import TrackerEvents, tracker_url
 from desk.routes import (
     admin_data_api,
     admin_faq_api,
+    admin_model_api,
     admin_pages,
     appointments_api,
     appointments_pages,
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         retention = Retention(app.state.sessions, app.state.cipher, app.state.rasa_tracker, settings.retention.days)
         app.state.retention = RetentionWorker(retention, utcnow, settings.retention.sweep_hours * 3600)
         app.state.retention.start()
+        app.state.models = ModelLifecycle(app.state.sessions, settings, http)  # the model page (desk/lifecycle)
         try:
             yield
         finally:
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_menu.router)
     app.include_router(admin_faq_api.router)
     app.include_router(admin_data_api.router)
+    app.include_router(admin_model_api.router)
     app.include_router(admin_pages.router)
     register_error_handlers(app)
     tables = table_admin.mount(app, settings.secret_key)

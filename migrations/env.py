@@ -8,6 +8,7 @@ from alembic import context
 
 import desk.admin.models  # noqa: F401  (registers the admin tables)
 import desk.insight.models  # noqa: F401  (registers the insight tables)
+import desk.lifecycle.models  # noqa: F401  (registers the model builds table)
 import desk.models  # noqa: F401  (registers the desk tables)
 import desk.staff.accounts  # noqa: F401  (registers the account tables)
 import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 import desk.admin.models  # noqa: F401  (registers the admin tables)
 import desk.insight.models  # noqa: F401  (registers the insight tables)
+import desk.lifecycle.models  # noqa: F401  (registers the model builds table)
 import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
 import desk.staff.accounts  # noqa: F401  (registers the account tables)
 from knowledge_base import repository

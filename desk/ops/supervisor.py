@@ -4,12 +4,13 @@ Rasa runs from the Rasa environment (.venv/rasa), the action server and the desk
 environment. Everything binds to loopback except the desk, whose address is configurable. Logs go to
 var/log/<process>.log.
 
-A child that exits is started again with the same command line (Rasa with the same model) after a
-back-off, while the others keep running (desk/ops/restarts.py); a crash loop (N exits in M minutes,
-docs/operations.md) gives that child up, says so in the log and in var/supervisor.json, which the
-desk's /healthz turns into a 503 naming it. Only a desk given up ends `helpdesk run` (exit code 1),
-since nothing is served any more. Ctrl-C or SIGTERM drains: the desk stops first (uvicorn finishes the
-requests in flight, the channels finish the messages they hold), then Rasa and the action server.
+A child that exits is started again with the same command line (Rasa with the model an admin loaded
+since, if any: desk/lifecycle/active.py) after a back-off, while the others keep running
+(desk/ops/restarts.py); a crash loop (N exits in M minutes, docs/operations.md) gives that child up,
+says so in the log and in var/supervisor.json, which the desk's /healthz turns into a 503 naming it.
+Only a desk given up ends `helpdesk run` (exit code 1), since nothing is served any more. Ctrl-C or
+SIGTERM drains: the desk stops first (uvicorn finishes the requests in flight, the channels finish the
+messages they hold), then Rasa and the action server.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from desk.guard.http import uvicorn_proxy_args
+from desk.lifecycle import active
 from desk.ops.restarts import GIVEN_UP, RESTARTING, RUNNING, STOPPED, RestartPolicy, StatusFile, status_path
 from desk.settings import Settings, get_settings
 from knowledge_base import config as kb_config
@@ -247,6 +249,7 @@ class Supervisor:
         self.status = StatusFile(status_path(settings.var_dir), [c.name for c in children])
         self.restart_at: dict[str, float] = {}
         self.given_up: set[str] = set()
+        self.var_dir, self.since = settings.var_dir, time.time()  # a model an admin loads later survives restarts
 
     def start_all(self) -> None:
         for child in self.children:
@@ -269,6 +272,8 @@ class Supervisor:
                 if now >= due:
                     del self.restart_at[child.name]
                     logger.warning("restarting %s", child.name)
+                    if child.name.startswith("rasa"):  # with the model an admin loaded since (desk/lifecycle)
+                        active.refresh_rasa_argv(child.argv, self.var_dir, self.since)
                     try:
                         start(child)
                     except OSError as exc:  # counts as one more exit: retried, or given up
@@ -342,7 +347,8 @@ def wait_ready(
 def run_all(model: str | None = None) -> int:
     """Run everything until a signal arrives or a process dies."""
     settings = get_settings()
-    model_path = Path(model) if model else (settings.model or newest_model(settings.var_dir))
+    default = settings.model or newest_model(settings.var_dir)  # or the model an admin loaded since (active.py)
+    model_path = active.startup_model(settings.var_dir, Path(model) if model else None, default)
     if model_path is None or not model_path.exists():
         print("no trained model found under var/models; run `make train` first", file=sys.stderr)
         return 2

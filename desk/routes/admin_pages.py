@@ -1,4 +1,4 @@
-"""The admin pages (FAQ list, editor with 试一试, import/export, audit): shells that admin.js fills from
+"""The admin pages (FAQ list, editor with 试一试, import/export, audit, model): shells that admin.js fills from
 the JSON API. Without a session the browser goes to the login page; staff without rights get a 403 page."""
 
 from __future__ import annotations
@@ -79,3 +79,9 @@ async def import_page(request: Request, sessions: SessionsDep) -> Response:
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, sessions: SessionsDep) -> Response:
     return await _page(request, sessions, "admin_audit.html", admin_only=True)
+
+
+@router.get("/admin/model", response_class=HTMLResponse)
+async def model_page(request: Request, sessions: SessionsDep) -> Response:
+    """模型管理: retrain with the catalog terms, progress, restore (admin_model.js over /api/admin/model)."""
+    return await _page(request, sessions, "admin_model.html", admin_only=True)

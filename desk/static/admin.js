@@ -208,10 +208,23 @@
       <td><details><summary>查看</summary><pre>${esc(JSON.stringify(e.before, null, 1))}</pre><pre>${esc(JSON.stringify(e.after, null, 1))}</pre></details></td></tr>`).join("");
   }
 
+  // -- retrain notice (admins): the catalog terms changed since the served model was trained ----------
+  async function retrainBanner() {
+    const banner = $("#retrain-banner");
+    if (!banner) return;
+    const r = await api("GET", "/api/admin/model");
+    if (!r.ok || !r.data.retrain_due) return;
+    const c = r.data.changes;
+    const count = c.added_words.length + c.removed_words.length + c.added_names.length + c.removed_names.length;
+    banner.innerHTML = `需要重新训练：目录词条有 ${count} 处变化（部门、服务的名称和别名，标签，同义词），机器人的词典还是旧的。<a href="/admin/model">去模型管理</a>`;
+    banner.hidden = false;
+  }
+
   const page = document.body.dataset.page;
   if (page === "faqs") {
     $("#filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadList(); });
     loadList();
+    retrainBanner();
   } else if (page === "edit") {
     editorState.id = $(".editor").dataset.faqId;
     $("#save-draft").onclick = () => save(false);

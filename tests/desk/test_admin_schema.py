@@ -31,6 +31,8 @@ def admin_app(settings: Settings, sessions: sessionmaker) -> Iterator[tuple[Any,
 def test_no_admin_endpoint_answers_5xx_to_schema_generated_requests(admin_app) -> None:  # type: ignore[no-untyped-def]
     app, cookies, headers = admin_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex="^/api/admin")
+    # starting a build trains a real model in a process of its own: tests/desk/test_model_lifecycle.py
+    schema = schema.exclude(method="POST", path="/api/admin/model/builds")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 12
     failures: list[str] = []

@@ -1,0 +1,70 @@
+"""An admin adds an alias to a service; in a real browser (under the desk's real CSP) the FAQ list shows the
+retrain banner and the model page lists the alias as the change a retrain brings, with 开始训练 ready.
+The screenshot goes to docs/screenshots/admin-model.png (docs/admin.md). The build
+itself is tests/e2e/test_model_lifecycle.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from desk.staff import accounts
+from knowledge_base.config import PROJECT_ROOT
+from knowledge_base.models import Service
+from tests.stack import Stack
+
+pytestmark = pytest.mark.browser
+PASSWORD = "model-browser-pass"
+ALIAS = "心理树洞"
+
+
+@pytest.fixture
+def strict_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    complaints: list[str] = []
+    page.on("console", lambda msg: complaints.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield page, complaints
+    context.close()
+
+
+def set_aliases(stack: Stack, change: Any) -> None:
+    with stack.sessions()() as session, session.begin():
+        service = session.get(Service, "counseling")
+        assert service is not None
+        service.aliases = change(list(service.aliases))
+
+
+def test_the_model_page_lists_an_added_alias_as_a_retrain_due(stack: Stack, strict_page: tuple[Any, list[str]]) -> None:
+    page, complaints = strict_page
+    with stack.sessions()() as session, session.begin():
+        if session.query(accounts.StaffUser).filter_by(username="model_admin").first() is None:
+            accounts.create_user(session, "model_admin", PASSWORD, display_name="模型管理员", is_admin=True)
+    set_aliases(stack, lambda aliases: [*aliases, ALIAS])
+    try:
+        page.goto(stack.base_url + "/staff/login")
+        page.fill("#username", "model_admin")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.locator("text=模型管理员").first.wait_for(timeout=15_000)
+        page.goto(stack.base_url + "/admin/faqs")
+        banner = page.locator("#retrain-banner")
+        banner.wait_for(state="visible", timeout=15_000)
+        assert "需要重新训练" in banner.inner_text()
+        banner.locator("a", has_text="去模型管理").click()
+        page.wait_for_url("**/admin/model")
+        due = page.locator("#retrain-due")
+        due.wait_for(state="visible", timeout=15_000)
+        assert due.inner_text() == "需要重新训练：数据库中的目录词条有 2 处与正在使用的模型不同。"
+        changes = page.locator("#changes").inner_text()
+        assert f"新增服务名称：{ALIAS} → counseling" in changes and f"新增词条：{ALIAS}" in changes
+        assert page.locator("#serving").inner_text().endswith(".tar.gz")
+        assert page.locator("#start-build").is_enabled()
+        page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshots" / "admin-model.png"), full_page=True)
+    finally:
+        set_aliases(stack, lambda aliases: [a for a in aliases if a != ALIAS])
+    page.reload()
+    page.locator("#terms-ok").wait_for(state="visible", timeout=15_000)  # the alias gone: nothing to retrain
+    assert complaints == []
