@@ -91,7 +91,10 @@ def read_rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise ImportFileError("文件不是 UTF-8 编码") from exc
     if fmt == "csv":
-        table = list(csv.reader(io.StringIO(text)))
+        try:
+            table = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:  # e.g. a NUL byte, or a field larger than the csv module's limit
+            raise ImportFileError(f"不是有效的 CSV：{exc}") from exc
         return _from_table(table[0] if table else [], table[1:])
     try:
         raw = yaml.safe_load(text)

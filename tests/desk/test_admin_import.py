@@ -120,6 +120,9 @@ def test_excel_and_yaml_round_trips(as_) -> None:  # type: ignore[no-untyped-def
     broken = boss.post("/api/admin/import/faqs", files={"file": ("a.xlsx", b"not a workbook")},
                        data={"format": "xlsx"})  # fmt: skip
     assert broken.status_code == 400 and "Excel" in broken.json()["detail"]
+    nul = boss.post("/api/admin/import/faqs", files={"file": ("a.csv", b"id,question\nx\x00,y\n")},
+                    data={"format": "csv"})  # fmt: skip
+    assert nul.status_code == 400 and "CSV" in nul.json()["detail"]
 
 
 def test_an_editor_imports_only_their_departments(as_) -> None:  # type: ignore[no-untyped-def]
