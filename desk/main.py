@@ -36,6 +36,8 @@ from desk.routes import (
     admin_data_api,
     admin_faq_api,
     admin_pages,
+    admin_schedule_api,
+    admin_staff_api,
     appointments_api,
     appointments_pages,
     console_api,
@@ -166,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(insight_menu.router)
     app.include_router(admin_faq_api.router)
     app.include_router(admin_data_api.router)
+    app.include_router(admin_schedule_api.router)
+    app.include_router(admin_staff_api.router)
     app.include_router(admin_pages.router)
     register_error_handlers(app)
     tables = table_admin.mount(app, settings.secret_key)

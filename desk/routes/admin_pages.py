@@ -79,3 +79,18 @@ async def import_page(request: Request, sessions: SessionsDep) -> Response:
 @router.get("/admin/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, sessions: SessionsDep) -> Response:
     return await _page(request, sessions, "admin_audit.html", admin_only=True)
+
+
+@router.get("/admin/schedules", response_class=HTMLResponse)
+async def schedules_page(request: Request, sessions: SessionsDep) -> Response:
+    return await _page(request, sessions, "admin_schedules.html")
+
+
+@router.get("/admin/services/{service_id}/schedule", response_class=HTMLResponse)
+async def schedule_page(request: Request, sessions: SessionsDep, service_id: str) -> Response:
+    return await _page(request, sessions, "admin_schedule_edit.html", service_id=service_id)
+
+
+@router.get("/admin/staff", response_class=HTMLResponse)
+async def staff_accounts_page(request: Request, sessions: SessionsDep) -> Response:
+    return await _page(request, sessions, "admin_staff.html", admin_only=True)
