@@ -266,8 +266,8 @@ def save(
     unconfirmed = [a for a in affected if a.id not in set(body.confirm_affected)]
     if unconfirmed:
         raise UnconfirmedBookings(affected)
-    service.duration_minutes = body.duration_minutes
-    service.capacity_per_slot = body.capacity_per_slot
+    service.duration_minutes = checked.schedule.duration_minutes
+    service.capacity_per_slot = checked.schedule.capacity_per_slot
     save_schedule(session, service_id, checked.stored)
     session.flush()
     after = stored_doc(session, service)

@@ -62,7 +62,8 @@ def mapping_of(grid: Mapping[str, tuple[TimeRange, ...]]) -> dict[str, list[str]
 
 @dataclass
 class CheckedForm:
-    """The outcome of checking a form: its problems, or the KB form and the schedule it gives."""
+    """The outcome of checking a form: its problems, or the KB form and the schedule it gives
+    (with the checked duration and capacity)."""
 
     errors: list[FieldError]
     stored: ScheduleIn | None = None
@@ -85,6 +86,15 @@ class _Checker:
             self.error(field, exc.zh)
             return ()
 
+    def number(self, field: str, value: int | None, most: int, name: str) -> int:
+        if value is None:
+            self.error(field, f"请填写{name}")
+            return 0
+        if not 1 <= value <= most:
+            self.error(field, f"{name}要在 1 到 {most} 之间")
+            return 0
+        return value
+
     def grid(self, field: str, grid: WeekGrid) -> dict[str, tuple[TimeRange, ...]]:
         out: dict[str, tuple[TimeRange, ...]] = {}
         for key, text in grid.items():
@@ -105,8 +115,13 @@ def check_form(
     """Check a submitted form against the rules of schedule.py and the catalog; new staff get ids."""
     c = _Checker()
     weekly = c.grid("hours", form.hours)
-    if form.slot_minutes is not None and form.slot_minutes < form.duration_minutes:
-        c.error("slot_minutes", "号源间隔不能短于每次时长")
+    duration = c.number("duration_minutes", form.duration_minutes, 480, "每次时长")
+    capacity = c.number("capacity_per_slot", form.capacity_per_slot, 1000, "可约人数")
+    if form.slot_minutes is not None:
+        if not 1 <= form.slot_minutes <= 480:
+            c.error("slot_minutes", "号源间隔要在 1 到 480 分钟之间（留空＝每次时长）")
+        elif form.slot_minutes < duration:
+            c.error("slot_minutes", "号源间隔不能短于每次时长")
     own_ids = set(session.scalars(select(ServiceStaff.id).where(ServiceStaff.service_id == service_id)))
     taken_ids = set(session.scalars(select(ServiceStaff.id))) - own_ids
     staff: list[tuple[str, str, dict[str, tuple[TimeRange, ...]] | None]] = []
@@ -155,8 +170,8 @@ def check_form(
     )
     schedule = ServiceSchedule(
         service_id=service_id,
-        duration_minutes=form.duration_minutes,
-        capacity_per_slot=form.capacity_per_slot,
+        duration_minutes=duration,
+        capacity_per_slot=capacity,
         weekly=parse_weekly(stored.hours),
         step_minutes=form.slot_minutes,
         staff=tuple(StaffSchedule(p.id, p.name, parse_weekly(p.hours) if p.hours else None) for p in stored.staff),
@@ -187,6 +202,9 @@ def _exceptions(c: _Checker, form: ScheduleFields, staff_ids: set[str]) -> list[
     out: list[DayException] = []
     for k, exc in enumerate(form.exceptions):
         field = f"exceptions.{k}"
+        if exc.first_day is None:
+            c.error(f"{field}.first_day", "请填写开始日期")
+            continue
         last = exc.last_day or exc.first_day
         if last < exc.first_day:
             c.error(f"{field}.last_day", "结束日期早于开始日期")

@@ -30,7 +30,7 @@ class StaffMemberIn(_In):
 class ExceptionIn(_In):
     """A dated change: closed, or other hours, for the whole service or one staff member."""
 
-    first_day: dt.date
+    first_day: dt.date | None = Field(default=None, description="必填；缺了在 errors 中说明")
     last_day: dt.date | None = None
     closed: bool = True
     hours: str = Field(default="", max_length=200, description="closed 为 false 时当天的时间段")
@@ -42,9 +42,10 @@ class ScheduleFields(_In):
     """Everything the editor changes about a bookable service's booking."""
 
     hours: WeekGrid = Field(default_factory=dict, description="mon..sun → '08:30-11:30, 14:00-17:30'")
-    duration_minutes: int = Field(ge=1, le=480, description="每次预约的时长")
-    slot_minutes: int | None = Field(default=None, ge=1, le=480, description="号源间隔；不填 = 时长")
-    capacity_per_slot: int = Field(ge=1, le=1000, description="每个号源（每位工作人员）可约人数")
+    # numbers are checked by the service layer, so a missing or out-of-range one is a field error in Chinese
+    duration_minutes: int | None = Field(default=None, description="每次预约的时长，1–480 分钟（必填）")
+    slot_minutes: int | None = Field(default=None, description="号源间隔，不短于时长，最多 480；不填 = 时长")
+    capacity_per_slot: int | None = Field(default=None, description="每个号源（每位工作人员）可约人数，1–1000（必填）")
     observe_holidays: bool = True
     one_open_per_student: bool = False
     staff: list[StaffMemberIn] = Field(default_factory=list, max_length=100)

@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 from desk.admin import schedule_editor
 from desk.admin.access import EditorDep, run
 from desk.admin.schedule_schemas import PreviewOut, ScheduleFields, ScheduleOut, ScheduleSave, ScheduleSummary
-from desk.deps import SessionsDep
+from desk.deps import ClockDep, SessionsDep
 from knowledge_base.booking.types import BookingPolicy
-from knowledge_base.models import utcnow
 
 router = APIRouter(prefix="/api/admin", tags=["admin: booking schedules"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -41,26 +40,28 @@ async def list_schedules(sessions: SessionsDep, editor: EditorDep) -> list[Sched
 
 
 @router.get("/services/{service_id}/schedule", responses=ERRORS)
-async def get_schedule(request: Request, sessions: SessionsDep, editor: EditorDep, service_id: str) -> ScheduleOut:
+async def get_schedule(
+    request: Request, sessions: SessionsDep, editor: EditorDep, clock: ClockDep, service_id: str
+) -> ScheduleOut:
     """A service's schedule, capacity, staff and exceptions, with the next free slots the bot offers now."""
-    return await run(sessions, schedule_editor.load, editor, service_id, _policy(request), utcnow())
+    return await run(sessions, schedule_editor.load, editor, service_id, _policy(request), clock())
 
 
 @router.post("/services/{service_id}/schedule/preview", responses=ERRORS)
 async def preview_schedule(
-    request: Request, sessions: SessionsDep, editor: EditorDep, service_id: str, body: ScheduleFields
+    request: Request, sessions: SessionsDep, editor: EditorDep, clock: ClockDep, service_id: str, body: ScheduleFields
 ) -> PreviewOut:
     """Nothing is saved: the form's problems, the next free slots the bot would offer with it, and the
     existing bookings it would leave outside the hours."""
-    return await run(sessions, schedule_editor.preview, editor, service_id, body, _policy(request), utcnow())
+    return await run(sessions, schedule_editor.preview, editor, service_id, body, _policy(request), clock())
 
 
 @router.put("/services/{service_id}/schedule", responses=SAVE_ERRORS, response_model=ScheduleOut)
 async def save_schedule(
-    request: Request, sessions: SessionsDep, editor: EditorDep, service_id: str, body: ScheduleSave
+    request: Request, sessions: SessionsDep, editor: EditorDep, clock: ClockDep, service_id: str, body: ScheduleSave
 ) -> Any:
     """Save (live for the bot's next question): with the `version` you loaded, confirming the affected bookings."""
     try:
-        return await run(sessions, schedule_editor.save, editor, service_id, body, _policy(request), utcnow())
+        return await run(sessions, schedule_editor.save, editor, service_id, body, _policy(request), clock())
     except schedule_editor.ScheduleProblem as exc:
         return JSONResponse(exc.payload(), status_code=exc.status)
