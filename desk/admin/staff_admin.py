@@ -25,7 +25,7 @@ from desk.admin.account_schemas import (
 )
 from desk.admin.errors import Forbidden, Invalid, NotFoundError
 from desk.admin.models import EditorRole
-from desk.admin.roles import Editor, editor_departments, set_editor
+from desk.admin.roles import editor_departments, set_editor
 from desk.staff import accounts
 from desk.staff import sessions as staff_sessions
 from knowledge_base.models import Department
@@ -87,7 +87,7 @@ def list_accounts(session: Session) -> list[AccountOut]:
     ]
 
 
-def create(session: Session, admin: Editor, body: AccountCreate) -> OneTimePassword:
+def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -> OneTimePassword:
     """A new account with a generated password, returned once."""
     username = body.username.lower()
     if not re.fullmatch(USERNAME_PATTERN, username):
@@ -101,15 +101,15 @@ def create(session: Session, admin: Editor, body: AccountCreate) -> OneTimePassw
         raise Invalid(f"用户名「{username}」已被使用") from exc
     set_editor(session, user.id, body.editor_departments)
     audit.record(
-        session, admin.name, admin.user.id, "staff.create", ENTITY, str(user.id), None, _snapshot(session, user)
+        session, admin.username, admin.id, "staff.create", ENTITY, str(user.id), None, _snapshot(session, user)
     )
     return OneTimePassword(account=_out(session, user), password=password)
 
 
-def update(session: Session, admin: Editor, user_id: int, body: AccountUpdate) -> AccountOut:
+def update(session: Session, admin: accounts.CurrentUser, user_id: int, body: AccountUpdate) -> AccountOut:
     """Change name, roles, departments, enabled; disabling ends every session of the person at once."""
     user = _account(session, user_id)
-    if user.id == admin.user.id and (not body.active or not body.is_admin):
+    if user.id == admin.id and (not body.active or not body.is_admin):
         raise Forbidden("不能停用自己或取消自己的管理员权限（请让另一位管理员操作）")
     _check_departments(session, body)
     before = _snapshot(session, user)
@@ -123,21 +123,21 @@ def update(session: Session, admin: Editor, user_id: int, body: AccountUpdate) -
     if after != before:
         if ended:
             after["sessions_ended"] = ended
-        audit.record(session, admin.name, admin.user.id, "staff.update", ENTITY, str(user.id), before, after)
+        audit.record(session, admin.username, admin.id, "staff.update", ENTITY, str(user.id), before, after)
     return _out(session, user)
 
 
-def reset_password(session: Session, admin: Editor, user_id: int) -> OneTimePassword:
+def reset_password(session: Session, admin: accounts.CurrentUser, user_id: int) -> OneTimePassword:
     """A new generated password (returned once); every session of the person ends."""
     user = _account(session, user_id)
-    if user.id == admin.user.id:
+    if user.id == admin.id:
         raise Forbidden("自己的密码请在「修改密码」页面修改")
     password = accounts.generate_password()
     user.password_hash = accounts.hash_password(password)
     ended = staff_sessions.revoke_user(session, user.id)
     snapshot = _snapshot(session, user)
     audit.record(
-        session, admin.name, admin.user.id, "staff.reset_password", ENTITY, str(user.id), snapshot,
+        session, admin.username, admin.id, "staff.reset_password", ENTITY, str(user.id), snapshot,
         {**snapshot, "password_reset": True, "sessions_ended": ended},
     )  # fmt: skip
     return OneTimePassword(account=_out(session, user), password=password, sessions_ended=ended)

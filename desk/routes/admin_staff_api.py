@@ -12,9 +12,10 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from desk.admin import staff_admin
-from desk.admin.access import AdminEditorDep, run
+from desk.admin.access import run
 from desk.admin.account_schemas import AccountCreate, AccountOut, AccountUpdate, OneTimePassword
 from desk.deps import SessionsDep
+from desk.staff.security import AdminDep
 
 router = APIRouter(prefix="/api/admin/staff", tags=["admin: staff accounts"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -32,26 +33,24 @@ def _once(result: OneTimePassword, status_code: int = 200) -> JSONResponse:
 
 
 @router.get("", responses=ERRORS)
-async def list_accounts(sessions: SessionsDep, admin: AdminEditorDep) -> list[AccountOut]:
+async def list_accounts(sessions: SessionsDep, admin: AdminDep) -> list[AccountOut]:
     """Every staff account with its roles and departments (never a password hash)."""
     return await run(sessions, staff_admin.list_accounts)
 
 
 @router.post("", status_code=201, responses=ERRORS, response_model=OneTimePassword)
-async def create_account(sessions: SessionsDep, admin: AdminEditorDep, body: AccountCreate) -> JSONResponse:
+async def create_account(sessions: SessionsDep, admin: AdminDep, body: AccountCreate) -> JSONResponse:
     """A new account; the answer holds its generated password, shown this once."""
     return _once(await run(sessions, staff_admin.create, admin, body), 201)
 
 
 @router.put("/{user_id}", responses=ERRORS)
-async def update_account(
-    sessions: SessionsDep, admin: AdminEditorDep, user_id: UserId, body: AccountUpdate
-) -> AccountOut:
+async def update_account(sessions: SessionsDep, admin: AdminDep, user_id: UserId, body: AccountUpdate) -> AccountOut:
     """Change display name, admin flag, departments, editor departments, enabled (disabling ends its sessions)."""
     return await run(sessions, staff_admin.update, admin, user_id, body)
 
 
 @router.post("/{user_id}/reset-password", responses=ERRORS, response_model=OneTimePassword)
-async def reset_password(sessions: SessionsDep, admin: AdminEditorDep, user_id: UserId) -> JSONResponse:
+async def reset_password(sessions: SessionsDep, admin: AdminDep, user_id: UserId) -> JSONResponse:
     """重置密码: a new generated password, shown this once; every session of the person ends."""
     return _once(await run(sessions, staff_admin.reset_password, admin, user_id))
