@@ -99,6 +99,7 @@ def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -
         )
     except accounts.UsernameTaken as exc:
         raise Invalid(f"用户名「{username}」已被使用") from exc
+    user.must_change_password = True  # the one-time password is changed at the first login
     set_editor(session, user.id, body.editor_departments)
     audit.record(
         session, admin.username, admin.id, "staff.create", ENTITY, str(user.id), None, _snapshot(session, user)
@@ -134,6 +135,7 @@ def reset_password(session: Session, admin: accounts.CurrentUser, user_id: int) 
         raise Forbidden("自己的密码请在「修改密码」页面修改")
     password = accounts.generate_password()
     user.password_hash = accounts.hash_password(password)
+    user.must_change_password = True
     ended = staff_sessions.revoke_user(session, user.id)
     snapshot = _snapshot(session, user)
     audit.record(

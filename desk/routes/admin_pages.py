@@ -27,8 +27,8 @@ async def _page(
         user = await current_staff(request)
         editor = await current_editor(request, user)
     except HTTPException as exc:
-        if exc.status_code == 401:
-            return RedirectResponse("/staff/login", status_code=303)
+        if exc.status_code in (401, 303):  # not logged in; or a one-time password to change first
+            return RedirectResponse((exc.headers or {}).get("Location", "/staff/login"), status_code=303)
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><p>{exc.detail}</p><a href=/staff/>返回</a>", 403)
     if admin_only and not editor.is_admin:
         return HTMLResponse("<!doctype html><meta charset=utf-8><p>需要管理员权限</p><a href=/admin/faqs>返回</a>", 403)

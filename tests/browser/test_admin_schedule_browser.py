@@ -89,7 +89,11 @@ def test_admin_changes_hours_adds_a_closure_and_creates_an_account(stack: Stack,
 
     booking = BookingService(stack.sessions(), ContactCipher(ContactCipher.generate_key()))
     assert booking.free_slots(SERVICE, date(2026, 12, 2), now=NOW) == []  # the closure
-    assert starts(booking.free_slots(SERVICE, date(2026, 12, 9), now=NOW)) == ["12-09 09:00", "12-09 09:20", "12-09 09:40"]
+    assert starts(booking.free_slots(SERVICE, date(2026, 12, 9), now=NOW)) == [
+        "12-09 09:00",
+        "12-09 09:20",
+        "12-09 09:40",
+    ]
 
     # A staff account: the one-time password is shown once and is the account's password.
     page.goto(stack.base_url + "/admin/staff")

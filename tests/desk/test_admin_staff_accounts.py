@@ -42,6 +42,30 @@ def user_id(sessions: sessionmaker, username: str) -> int:
         return session.scalars(select(accounts.StaffUser.id).where(accounts.StaffUser.username == username)).one()
 
 
+def login_form(client: TestClient, username: str, password: str):  # type: ignore[no-untyped-def]
+    client.cookies.clear()
+    token = client.get("/staff/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    data = {"username": username, "password": password, "csrf_token": token}
+    return client.post("/staff/login", data=data, follow_redirects=False)
+
+
+def first_login(client: TestClient, username: str, one_time: str) -> str:
+    """Log in with an admin's one-time password: only /staff/password opens until it is changed."""
+    assert login_form(client, username, one_time).headers["location"] == "/staff/password"
+    assert client.get("/staff/", follow_redirects=False).headers["location"] == "/staff/password"
+    assert client.get("/admin/schedules", follow_redirects=False).headers["location"] == "/staff/password"
+    refused = client.get("/api/staff/me")
+    assert refused.status_code == 403 and "一次性密码" in refused.json()["detail"]
+    page = client.get("/staff/password")
+    assert "请先设置你自己的密码" in page.text
+    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    new = "my-own-password-1"
+    form = {"csrf_token": csrf, "current_password": one_time, "new_password": new, "repeat": new}
+    assert "密码已修改" in client.post("/staff/password", data=form).text
+    assert client.get("/api/staff/me").status_code == 200
+    return new
+
+
 ENDPOINTS = [
     ("GET", API, None),
     ("POST", API, {"username": "newbie", "display_name": "新人"}),
@@ -78,7 +102,8 @@ def test_create_shows_the_password_once_and_it_logs_in(as_, client: TestClient, 
     }  # fmt: skip
     listed = as_("boss").get(API).json()
     assert "password" not in json.dumps(listed) and "argon2" not in json.dumps(listed)
-    zhou = Browser(client, Person("zhou.min", password))  # the one-time password works
+    own = first_login(client, "zhou.min", password)  # the one-time password works, once, to choose one's own
+    zhou = Browser(client, Person("zhou.min", own))
     assert [s["service_id"] for s in zhou.get("/api/admin/schedules").json()] == [
         "career_consulting",
         "employment_paperwork",
@@ -133,14 +158,8 @@ def test_reset_password_ends_every_session_and_the_old_password(
     assert reset.status_code == 200 and reset.headers["cache-control"] == "no-store"
     assert reset.json()["sessions_ended"] == 1
     assert clerk.get("/api/staff/me").status_code == 401
-    client.cookies.clear()
-    page = client.get("/staff/login")
-    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    old = client.post(
-        "/staff/login", data={"username": "clerk", "password": people["clerk"].password, "csrf_token": token}
-    )
-    assert old.status_code == 401
-    Browser(client, Person("clerk", reset.json()["password"]))  # the new one works
+    assert login_form(client, "clerk", people["clerk"].password).status_code == 401
+    first_login(client, "clerk", reset.json()["password"])  # the new one works, to choose one's own
     with sessions() as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "staff.reset_password")).one()
     assert reset.json()["password"] not in json.dumps(entry.after) and "hash" not in json.dumps(entry.after)
