@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -47,7 +47,7 @@ from knowledge_base.holidays import OfficeCalendar
 from knowledge_base.models import Service
 from knowledge_base.timeexpr import TZ
 
-PREVIEW_SLOTS = 10
+PREVIEW_DAYS = 7  # the preview lists the free slots of the next 7 days that have any
 ACTION = "schedule.update"
 ENTITY = "service_schedule"
 CONFLICT = "这个服务的排班已被{who}在你打开之后修改。请重新加载后再改，你的修改不会覆盖别人的。"
@@ -151,7 +151,15 @@ def version_of(doc: dict[str, Any]) -> str:
 def _slots(session: Session, schedule: ServiceSchedule | None, policy: BookingPolicy, now: datetime) -> list[SlotOut]:
     if schedule is None:
         return []
-    free = av.free_in_window(session, schedule, now, policy)[:PREVIEW_SLOTS]
+    days: list[date] = []
+    free = []
+    for slot in av.free_in_window(session, schedule, now, policy):  # every free slot of the first open days
+        day = slot.start.date()
+        if day not in days:
+            if len(days) == PREVIEW_DAYS:
+                break
+            days.append(day)
+        free.append(slot)
     return [SlotOut(start=s.start, end=s.end, seats_left=s.seats_left, staff=list(s.staff)) for s in free]
 
 

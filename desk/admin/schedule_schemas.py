@@ -114,7 +114,7 @@ class ScheduleOut(BaseModel):
     one_open_per_student: bool
     staff: list[StaffMemberOut]
     exceptions: list[ExceptionOut]
-    next_slots: list[SlotOut] = Field(description="机器人现在会给出的最近空闲号源")
+    next_slots: list[SlotOut] = Field(description="机器人现在会提供的空闲号源（最近 7 个有空位的日子）")
 
 
 class PreviewOut(BaseModel):

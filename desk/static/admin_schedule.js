@@ -27,6 +27,7 @@
   }
 
   const detail = (r, fallback) => (r.data && typeof r.data.detail === "string" ? r.data.detail : fallback);
+  const clock = (iso) => new Date(iso).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
   const when = (iso) => new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai", month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" });
   const hoursText = (grid) => DAYS.filter((d) => grid[d]).map((d) => `${DAY_NAMES[d]} ${grid[d]}`).join("；") || "（未设置）";
 
@@ -182,6 +183,7 @@
 
   // FastAPI's own 422 (a wrong type, an empty number) in the same shape as our errors
   function requestErrors(r) {
+    if (r.ok) return null;
     if (r.data && Array.isArray(r.data.errors)) return r.data.errors;
     if (r.data && Array.isArray(r.data.detail)) {
       return r.data.detail.map((e) => ({ field: (e.loc || []).slice(1).join("."), message: e.type === "missing" || e.input === null ? "请填写" : "格式不对" }));
@@ -189,9 +191,16 @@
     return null;
   }
 
+  // one line per day: "12月2日周三：09:00、09:20（王老师）…", the seats left when fewer than the capacity
   function showSlots(sel, slots) {
-    $(sel).innerHTML = slots.length
-      ? slots.map((s) => `<li>${esc(when(s.start))}–${esc(new Date(s.end).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" }))}${s.staff.length ? "（" + s.staff.map(esc).join("、") + "）" : ""} 余 ${s.seats_left}</li>`).join("")
+    const days = new Map();
+    for (const s of slots) {
+      const day = new Date(s.start).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai", month: "long", day: "numeric", weekday: "short" });
+      if (!days.has(day)) days.set(day, []);
+      days.get(day).push(`${clock(s.start)}${s.staff.length ? "（" + s.staff.map(esc).join("、") + "）" : ""}`);
+    }
+    $(sel).innerHTML = days.size
+      ? [...days].map(([day, times]) => `<li><strong>${esc(day)}</strong>：${times.join("、")}</li>`).join("")
       : '<li class="empty">预约期内没有空闲时间</li>';
   }
 

@@ -79,11 +79,14 @@ def test_admin_changes_hours_adds_a_closure_and_creates_an_account(stack: Stack,
     row.locator(".exc-first").fill("2026-12-02")
     row.locator(".exc-reason").fill("学籍系统升级")
     page.click("#preview")
-    page.locator("#slots-preview li").first.wait_for(timeout=10_000)
-    preview = page.locator("#slots-preview").inner_text()
-    assert "12/2" not in preview and "12月2日" not in preview
+    page.locator("#slots-preview li", has_text="12月3日").wait_for(timeout=10_000)
+    preview = page.locator("#slots-preview").inner_text()  # one line per day: the next 7 days with free slots
+    assert "12月2日" not in preview and "12月3日" in preview
+    assert "12月9日周三：09:00、09:20、09:40\n" in preview + "\n"
+    assert "12月9日周三：08:30、08:50" in page.locator("#slots-now").inner_text()  # the saved hours, until the save
     page.click("#save")
     page.locator("#toast", has_text="已保存").wait_for(timeout=10_000)
+    assert page.locator("#slots-now").inner_text() == preview  # saved: what the bot offers now
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "admin-schedule.png"), full_page=True)
 
