@@ -38,6 +38,8 @@ from desk.routes import (
     admin_faq_api,
     admin_model_api,
     admin_pages,
+    admin_schedule_api,
+    admin_staff_api,
     appointments_api,
     appointments_pages,
     console_api,
@@ -170,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_faq_api.router)
     app.include_router(admin_data_api.router)
     app.include_router(admin_model_api.router)
+    app.include_router(admin_schedule_api.router)
+    app.include_router(admin_staff_api.router)
     app.include_router(admin_pages.router)
     register_error_handlers(app)
     tables = table_admin.mount(app, settings.secret_key)

@@ -11,6 +11,7 @@ import secrets
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -131,13 +132,16 @@ def _check_answer(content: dict[str, Any]) -> None:
 def create_draft(session: Session, editor: Editor, data: DraftIn) -> Faq:
     """A draft entry from a suggestion (question, similar questions, answer, department, source); without
     an answer it gets `ANSWER_TO_WRITE`, which publishing refuses."""
-    fields = FaqCreate(
-        question=data.question,
-        similar=data.similar_questions,
-        answer=data.answer.strip() or f"{ANSWER_TO_WRITE}请根据相似问法写出答案。",
-        department=data.department,
-        tags=[f"来源:{data.source}"[:50]] if data.source.strip() else [],
-    )
+    try:
+        fields = FaqCreate(
+            question=data.question,
+            similar=data.similar_questions,
+            answer=data.answer.strip() or f"{ANSWER_TO_WRITE}请根据相似问法写出答案。",
+            department=data.department,
+            tags=[f"来源:{data.source}"[:50]] if data.source.strip() else [],
+        )
+    except ValidationError as exc:  # e.g. a one-character answer, which a draft allows and an entry does not
+        raise Invalid(str(exc.errors()[0]["msg"])) from exc
     return create(session, editor, fields)
 
 

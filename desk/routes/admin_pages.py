@@ -27,8 +27,8 @@ async def _page(
         user = await current_staff(request)
         editor = await current_editor(request, user)
     except HTTPException as exc:
-        if exc.status_code == 401:
-            return RedirectResponse("/staff/login", status_code=303)
+        if exc.status_code in (401, 303):  # not logged in; or a one-time password to change first
+            return RedirectResponse((exc.headers or {}).get("Location", "/staff/login"), status_code=303)
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><p>{exc.detail}</p><a href=/staff/>返回</a>", 403)
     if admin_only and not editor.is_admin:
         return HTMLResponse("<!doctype html><meta charset=utf-8><p>需要管理员权限</p><a href=/admin/faqs>返回</a>", 403)
@@ -85,3 +85,18 @@ async def audit_page(request: Request, sessions: SessionsDep) -> Response:
 async def model_page(request: Request, sessions: SessionsDep) -> Response:
     """模型管理: retrain with the catalog terms, progress, restore (admin_model.js over /api/admin/model)."""
     return await _page(request, sessions, "admin_model.html", admin_only=True)
+
+
+@router.get("/admin/schedules", response_class=HTMLResponse)
+async def schedules_page(request: Request, sessions: SessionsDep) -> Response:
+    return await _page(request, sessions, "admin_schedules.html")
+
+
+@router.get("/admin/services/{service_id}/schedule", response_class=HTMLResponse)
+async def schedule_page(request: Request, sessions: SessionsDep, service_id: str) -> Response:
+    return await _page(request, sessions, "admin_schedule_edit.html", service_id=service_id)
+
+
+@router.get("/admin/staff", response_class=HTMLResponse)
+async def staff_accounts_page(request: Request, sessions: SessionsDep) -> Response:
+    return await _page(request, sessions, "admin_staff.html", admin_only=True)

@@ -58,7 +58,8 @@ async def login(request: Request, sessions: SessionsDep, form: Annotated[LoginFo
         return _login_page(request, "登录失败次数过多，请15分钟后再试。", 429)
     except accounts.InvalidCredentials:
         return _login_page(request, "用户名或密码错误。", 401)
-    response = RedirectResponse("/staff/", status_code=303)
+    # a one-time password from an admin (/admin/staff) is replaced first
+    response = RedirectResponse("/staff/password" if user.must_change_password else "/staff/", status_code=303)
     await start_session(request, response, user)
     return response
 

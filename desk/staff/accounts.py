@@ -18,7 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, delete, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, delete, false, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 import desk.staff.access_log  # noqa: F401  (registers the access log table with the accounts)
@@ -48,6 +48,8 @@ class StaffUser(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     departments: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # a one-time password (given by an admin at /admin/staff) must be changed at the next login
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -100,6 +102,7 @@ class CurrentUser:
     display_name: str
     is_admin: bool
     departments: tuple[str, ...]
+    must_change_password: bool = False  # only /staff/password and logout until it is changed
 
     def can_see(self, department_id: str | None, priority: str) -> bool:
         """Whether this person may see a request of that department and priority in the queue
@@ -122,7 +125,14 @@ class CurrentUser:
 
     @classmethod
     def of(cls, user: StaffUser) -> CurrentUser:
-        return cls(user.id, user.username, user.display_name or user.username, user.is_admin, tuple(user.departments))
+        return cls(
+            user.id,
+            user.username,
+            user.display_name or user.username,
+            user.is_admin,
+            tuple(user.departments),
+            bool(user.must_change_password),
+        )
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -239,6 +249,7 @@ def change_password(session: Session, user_id: int, current: str, new: str, keep
     if new == current:
         raise WeakPassword("the new password must differ from the current one")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     staff_sessions.revoke_user(session, user.id, keep_hash=keep_session)
     logger.info("staff user %d changed the password", user.id)
 

@@ -28,6 +28,8 @@ from knowledge_base.security_settings import https_on
 STAFF_COOKIE = "helpdesk_staff"
 LOGIN_CSRF_COOKIE = "helpdesk_login_csrf"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PASSWORD_PATHS = {"/staff/password", "/staff/logout"}
+CHANGE_FIRST = "请先修改管理员给你的一次性密码（/staff/password）"
 
 
 def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
@@ -115,6 +117,11 @@ async def current_staff(request: Request) -> accounts.CurrentUser:
     if found is None:
         raise HTTPException(status_code=401, detail="请先登录（登录已过期、已退出或账号已停用）")
     user, open_session = found
+    if user.must_change_password and request.url.path not in PASSWORD_PATHS:
+        # a one-time password from an admin: nothing else until the person has chosen their own
+        if request.method == "GET" and not request.url.path.startswith("/api/"):
+            raise HTTPException(status_code=303, headers={"Location": "/staff/password"})
+        raise HTTPException(status_code=403, detail=CHANGE_FIRST)
     if request.method in UNSAFE_METHODS:
         submitted = request.headers.get("x-csrf-token", "")
         if not submitted and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):

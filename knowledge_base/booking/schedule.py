@@ -36,7 +36,11 @@ _SPLIT = re.compile(r"[,，、;；\s]+")
 
 
 class ScheduleSpecError(ValueError):
-    """A days or hours text in a schedule cannot be read."""
+    """A days or hours text in a schedule cannot be read; `zh` says why in Chinese (for the admin pages)."""
+
+    def __init__(self, message: str, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh or message
 
 
 @dataclass(frozen=True, order=True)
@@ -62,13 +66,15 @@ def parse_days(spec: str) -> frozenset[int]:
         token = _DAY_ALIASES.get(token, token)
         first, _, last = token.partition("-")
         if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-            raise ScheduleSpecError(f"unknown day '{token}' (use mon..sun, ranges like mon-fri, or daily)")
+            raise ScheduleSpecError(
+                f"unknown day '{token}' (use mon..sun, ranges like mon-fri, or daily)", f"不认识的星期「{token}」"
+            )
         a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
         if b < a:
-            raise ScheduleSpecError(f"day range '{token}' runs backwards")
+            raise ScheduleSpecError(f"day range '{token}' runs backwards", f"星期范围「{token}」前后颠倒")
         days.update(range(a, b + 1))
     if not days:
-        raise ScheduleSpecError("no days given")
+        raise ScheduleSpecError("no days given", "没有填写星期")
     return frozenset(days)
 
 
@@ -78,20 +84,25 @@ def parse_ranges(spec: str | Sequence[str]) -> tuple[TimeRange, ...]:
     ranges: list[TimeRange] = []
     for text in texts:
         if not isinstance(text, str):
-            raise ScheduleSpecError(f"write times as quoted 'HH:MM-HH:MM' texts, got {text!r}")
+            raise ScheduleSpecError(
+                f"write times as quoted 'HH:MM-HH:MM' texts, got {text!r}", "时间要写成 08:30-11:30 这样的文字"
+            )
         leftover = _RANGE_ANYWHERE.sub(" ", text)
         if _SPLIT.sub("", leftover):
-            raise ScheduleSpecError(f"'{text.strip()}' is not a list of time ranges like 08:30-11:30, 14:00-17:30")
+            raise ScheduleSpecError(
+                f"'{text.strip()}' is not a list of time ranges like 08:30-11:30, 14:00-17:30",
+                f"「{text.strip()}」看不懂：请写成 08:30-11:30, 14:00-17:30 这样的时间段",
+            )
         for m in _RANGE_ANYWHERE.finditer(text):
             h1, m1, h2, m2 = (int(g) for g in m.groups())
             token = m.group(0)
             if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-                raise ScheduleSpecError(f"'{token}' is not a valid time of day")
+                raise ScheduleSpecError(f"'{token}' is not a valid time of day", f"「{token}」不是有效的时间")
             if (h2, m2) <= (h1, m1):
-                raise ScheduleSpecError(f"'{token}' ends before it starts")
+                raise ScheduleSpecError(f"'{token}' ends before it starts", f"「{token}」结束时间不晚于开始时间")
             ranges.append(TimeRange(time(h1, m1), time(h2, m2)))
     if not ranges:
-        raise ScheduleSpecError("no time ranges given")
+        raise ScheduleSpecError("no time ranges given", "没有填写时间段")
     return _merge(ranges)
 
 

@@ -249,3 +249,8 @@ def test_try_it_shows_the_live_answer_and_the_answer_with_the_draft(as_) -> None
     assert out["draft"]["decision"] == "faq_answer" and out["draft"]["answer"] == new_answer
     nothing = boss.post("/api/admin/try", json={"question": "今天天气怎么样"}).json()
     assert nothing["live"]["decision"] in ("faq_none", "faq_suggest") and nothing["draft"] is None
+
+
+def test_a_draft_whose_answer_is_too_short_for_an_entry_is_explained(as_) -> None:  # type: ignore[no-untyped-def]
+    resp = as_("boss").post("/api/admin/faq/drafts", json={"question": "00", "answer": "0"})  # found by schemathesis
+    assert resp.status_code == 400 and resp.json()["detail"] == "请填写答案"
