@@ -70,7 +70,7 @@ def run(messages: int, warm_up: int = WARM_UP) -> dict[str, float]:
 
                 def ask(n: int) -> None:
                     ws.send_text(json.dumps({"type": "message", "text": f"校园卡丢了怎么办{n}", "client_id": f"c{n}"}))
-                    while (frame := ws.receive_json()) != {"type": "typing", "on": False}:
+                    while ws.receive_json() != {"type": "typing", "on": False}:
                         pass
 
                 for n in range(warm_up):
