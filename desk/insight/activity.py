@@ -88,7 +88,7 @@ class SurveyActivity:
         self, sessions: sessionmaker, ttl: float = TTL_SECONDS, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         self._sessions = sessions
-        self._ttl = ttl
+        self.ttl = ttl
         self._monotonic = monotonic
         self._state: tuple[int, date, float, bool] | None = None  # generation, day, expiry, quiet
         GENERATION.install()
@@ -108,5 +108,5 @@ class SurveyActivity:
         generation = GENERATION.value  # before the read: a change committed meanwhile reads again next time
         with self._sessions() as session:
             quiet = not surveys_busy(session, now)
-        self._state = (generation, local_today(now), self._monotonic() + self._ttl, quiet)
+        self._state = (generation, local_today(now), self._monotonic() + self.ttl, quiet)
         return quiet

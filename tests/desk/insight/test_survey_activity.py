@@ -29,6 +29,7 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as client:
         app.state.gateway._rasa._client = httpx.AsyncClient(transport=httpx.MockTransport(scripted_rasa))
+        app.state.gateway.insight.surveys.activity.ttl = 3600.0  # only a change may drop the cached state
         yield client
 
 
