@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from desk.models import Message
 from knowledge_base.models import Faq
@@ -68,20 +69,25 @@ def from_answers(answers: list[dict[str, Any]]) -> Decision | None:
     return found
 
 
+def apply(session: Session, message_id: int, decision: Decision) -> None:
+    """Store the decision on the student message, in the caller's transaction (one UPDATE); the
+    department is the FAQ entry's when no handoff named one."""
+    department: Any = decision.department_id
+    if department is None and decision.faq_id:
+        department = select(Faq.department_id).where(Faq.id == decision.faq_id).scalar_subquery()
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.role == "student")
+        .values(decision=decision.kind, faq_id=decision.faq_id, department_id=department)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def record(sessions: sessionmaker, message_id: int, decision: Decision) -> None:
-    """Store the decision on the student message (sync); the department is the FAQ entry's when no
-    handoff named one. A failure is logged: the student's answer matters more than the statistics."""
+    """Store the decision on the student message in its own transaction (sync). A failure is logged:
+    the student's answer matters more than the statistics."""
     try:
         with sessions() as session, session.begin():
-            row = session.get(Message, message_id)
-            if row is None or row.role != "student":
-                return
-            department = decision.department_id
-            if department is None and decision.faq_id:
-                faq = session.get(Faq, decision.faq_id)
-                department = faq.department_id if faq is not None else None
-            row.decision = decision.kind
-            row.faq_id = decision.faq_id
-            row.department_id = department
+            apply(session, message_id, decision)
     except Exception:
         logger.exception("decision of message %s not recorded", message_id)

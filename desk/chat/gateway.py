@@ -34,9 +34,10 @@ from sqlalchemy.orm import sessionmaker
 
 from connectors.base import InboundMessage
 from desk.chat import decisions
+from desk.chat.decisions import Decision
 from desk.chat.locks import ConversationLock, ConversationLocks
 from desk.chat.rasa_client import BotClient, RasaUnavailable
-from desk.chat.transcript import Listener, Transcript, log_id, redact_inbound
+from desk.chat.transcript import Listener, Transcript, log_id, outbound_rows, redact_inbound
 from desk.handoff.ports import HandoffDesk, StudentState
 from desk.handoff.student import HUMAN_REQUEST
 from desk.models import STATE_BOT, Conversation, Message
@@ -54,6 +55,7 @@ MAX_TEXT_LENGTH = 1000
 BOT_DOWN_HANDOFF_TEXT = "智能助手暂时无法回复，已为你转人工服务。"
 # While Rasa is down, HUMAN_REQUEST (desk/handoff/student.py) still reaches a person (the bot would
 # have understood it as request_human).
+Replies = list[dict[str, Any]]
 
 
 @dataclass
@@ -154,6 +156,24 @@ class Gateway:
     ) -> list[dict[str, Any]]:
         return self.transcript.store(conversation_id, replies, channel)
 
+    def _store_answer(
+        self, conversation_id: str, replies: list[dict[str, Any]], message_id: int | None, decision: Decision | None
+    ) -> list[dict[str, Any]]:
+        """The replies and the bot's decision on the student's message, in one transaction (the
+        conversation exists: its message was just stored). Should that fail, the replies alone."""
+        if message_id is None or decision is None:
+            return self._store_replies(conversation_id, replies)
+        try:
+            with self._sessions() as session, session.begin():
+                decisions.apply(session, message_id, decision)
+                rows = outbound_rows(conversation_id, replies)
+                session.add_all(rows)
+                session.flush()
+                return [row.public() for row in rows]
+        except Exception:  # the student's answer matters more than the statistics
+            logger.exception("decision of message %s not recorded", message_id)
+            return self._store_replies(conversation_id, replies)
+
     def store_messages(self, conversation_id: str, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store outbound messages from a worker thread (publish them with `publish_all`)."""
         return self.transcript.store_messages(conversation_id, replies)
@@ -191,10 +211,15 @@ class Gateway:
                 return GatewayResult(duplicate=True)
             await self._publish(msg.conversation_id, inbound.message)
             result = GatewayResult(inbound=inbound.message)
-            replies = await self._route(msg, text, inbound)
+            replies, decision = await self._route(msg, text, inbound)
             if replies and normalization.is_traditional(text):  # answer in the student's script
                 replies = [in_traditional(r) for r in replies]
-            stored = await to_thread.run_sync(self._store_replies, msg.conversation_id, replies) if replies else []
+            message_id = inbound.message.get("id")
+            stored = (
+                await to_thread.run_sync(self._store_answer, msg.conversation_id, replies, message_id, decision)
+                if replies
+                else []
+            )
             await self.publish_all(msg.conversation_id, stored)
             result.replies = stored
             return result
@@ -230,7 +255,8 @@ class Gateway:
         """True when the bot's last turn in this conversation asked the crisis check-in question."""
         return bool(await to_thread.run_sync(self._checked_in, conversation_id))
 
-    async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> list[dict[str, Any]]:
+    async def _route(self, msg: InboundMessage, text: str, inbound: Inbound) -> tuple[Replies, Decision | None]:
+        """The replies to a stored message, and the bot's decision when Rasa answered it (not yet stored)."""
         cid = msg.conversation_id
         signal = await to_thread.run_sync(safety.assess, text)
         escalated = (  # the text first: the database is read only for a message that would escalate
@@ -250,25 +276,29 @@ class Gateway:
             except Exception:  # the hotlines go out whatever happened to the ticket
                 logger.exception("urgent ticket not opened for conversation %s", log_id(cid))
                 notices = []
-            return [hotline, *notices]
+            return [hotline, *notices], None
         if self.handoffs is not None:
             answered = await self.handoffs.answer_student(cid, text, msg.payload or "", inbound.student)
             if answered is not None:
-                return answered
+                return answered, None
         insight = self.insight
         if insight is not None and not signal.check_in:  # a survey answer, a clicked suggestion (desk/insight)
             answered = await insight.before(cid, text, msg.payload or "")
             if answered is not None:
-                return answered
+                return answered, None
         check_in = [check_in_reply()] if signal.check_in else []
         if signal.check_in:  # a weaker signal: the gentle check-in, then the bot's answer all the same
             logger.info("crisis check-in (%s) in conversation %s", signal.by, log_id(cid))
-        replies = await self._ask_rasa(msg, text, inbound.message.get("id"))
+        replies, decision = await self._ask_rasa(msg, text)
+        message_id = inbound.message.get("id")
         if insight is not None and replies and all(r.get("role") == "bot" for r in replies):
-            replies += await insight.after(cid, inbound.message.get("id"))  # not after a handoff or a notice
-        return check_in + replies
+            if decision is not None and message_id is not None and await insight.reads_decision():
+                await to_thread.run_sync(decisions.record, self._sessions, message_id, decision)
+                decision = None  # stored: the related entries and the surveys read it
+            replies += await insight.after(cid, message_id)  # not after a handoff or a notice
+        return check_in + replies, decision
 
-    async def _ask_rasa(self, msg: InboundMessage, text: str, message_id: int | None = None) -> list[dict[str, Any]]:
+    async def _ask_rasa(self, msg: InboundMessage, text: str) -> tuple[Replies, Decision | None]:
         # the NLU reads Simplified, half-width text with pinyin and homophones of campus words fixed
         message = msg.payload if msg.payload and msg.payload.startswith("/") else normalization.understanding_text(text)
         pending = self.pending
@@ -285,11 +315,11 @@ class Gateway:
             if msg.payload == PAYLOAD_REQUEST_HUMAN or HUMAN_REQUEST.search(text):
                 packet = handoff_policy.packet(handoff_policy.REASON_REQUEST, source="gateway", summary=[text[:200]])
                 notices = await self._open_ticket(msg.conversation_id, packet)
-                return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices]
+                return [{"text": BOT_DOWN_HANDOFF_TEXT, "role": "system"}, *notices], None
             if pending is not None:
                 await pending.keep(msg.conversation_id, text)
-            return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}]
-        return await self.replies_for(msg.conversation_id, answers, message_id)
+            return [{"text": BOT_UNAVAILABLE_TEXT, "role": "system"}], None
+        return await self._replies(msg.conversation_id, answers), decisions.from_answers(answers)
 
     async def replies_for(
         self, conversation_id: str, answers: list[dict[str, Any]], message_id: int | None = None
@@ -297,11 +327,15 @@ class Gateway:
         """The messages to store for Rasa's answers; a handoff packet among them opens the ticket.
         What the bot decided (its `decision` custom message, or a handoff) is recorded on the student
         message `message_id` for the insight dashboard."""
-        replies: list[dict[str, Any]] = []
-        notices: list[dict[str, Any]] = []
         decision = decisions.from_answers(answers)
         if message_id is not None and decision is not None:
             await to_thread.run_sync(decisions.record, self._sessions, message_id, decision)
+        return await self._replies(conversation_id, answers)
+
+    async def _replies(self, conversation_id: str, answers: list[dict[str, Any]]) -> Replies:
+        """The messages to store for Rasa's answers; a handoff packet among them opens the ticket."""
+        replies: Replies = []
+        notices: Replies = []
         for answer in answers:
             custom = answer.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):

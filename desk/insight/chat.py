@@ -27,6 +27,11 @@ class InsightChat:
             await to_thread.run_sync(related.clicked, self._sessions, cid, payload)
         return await self.surveys.answer(cid, text, payload)
 
+    async def reads_decision(self) -> bool:
+        """Whether `after` reads the answered message's decision from the database (related entries
+        are on, or surveys are not quiet): the gateway then stores the decision before calling it."""
+        return self._related or not await self.surveys.quiet()
+
     async def after(self, cid: str, message_id: int | None) -> list[dict[str, Any]]:
         """Messages to add after a bot answer: related entries (when on), else a survey question."""
         if self._related:

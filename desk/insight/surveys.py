@@ -13,13 +13,14 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from desk.insight.activity import OPEN_FOR, SurveyActivity
 from desk.insight.models import MenuItem, StudentStage, Survey, SurveyResponse
 from desk.insight.scope import local_today
 from desk.models import Message
@@ -33,7 +34,6 @@ KINDS = ("choice", "rating", "text")
 STAGES = ("新生", "在读", "毕业生")
 ANSWER_PAYLOAD = "/survey_answer"
 SKIP_PAYLOAD = "/survey_skip"
-OPEN_FOR = timedelta(minutes=30)  # an unanswered question is dropped after this
 THANKS = "谢谢你的反馈！我们会据此改进服务。"
 SKIPPED = "好的，已跳过。有问题随时问我。"
 SKIP_WORDS = {"跳过", "不用了", "算了", "不想答", "skip"}
@@ -124,14 +124,27 @@ class Surveys:
     def __init__(self, sessions: sessionmaker, cipher: ContactCipher | None = None) -> None:
         self._sessions = sessions
         self._cipher = cipher
+        self.activity = SurveyActivity(sessions)
+
+    async def quiet(self) -> bool:
+        """No survey, stage menu item or open question anywhere (desk/insight/activity.py; cached)."""
+        now = utcnow()
+        quiet = self.activity.cached(now)
+        return quiet if quiet is not None else await to_thread.run_sync(self.activity.read, now)
 
     async def answer(self, cid: str, text: str, payload: str) -> list[dict[str, Any]] | None:
         """The reply when the message answers (or skips) the open survey question; None otherwise."""
-        return await to_thread.run_sync(self._answer, cid, text, payload or "")
+        payload = payload or ""
+        survey_button = payload.startswith((ANSWER_PAYLOAD, SKIP_PAYLOAD))
+        if not survey_button and (payload.startswith("/") or not stage_of(text)) and await self.quiet():
+            return None  # nothing to answer and no stage to note: no database work
+        return await to_thread.run_sync(self._answer, cid, text, payload)
 
     async def ask_after(self, cid: str) -> list[dict[str, Any]]:
         """After a bot answer: the question of the next survey this student should see (at most one)."""
         try:
+            if await self.quiet():
+                return []
             return await to_thread.run_sync(self._ask, cid)
         except Exception:  # a survey must never cost the student their answer
             logger.exception("survey not asked")
