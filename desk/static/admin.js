@@ -1,31 +1,8 @@
 // The knowledge-base admin pages: list, editor (save, publish, history, rollback, 试一试), import, audit.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const { $, esc, when, toast, api } = window.AdminUI;
   const DECISIONS = { faq_answer: "直接回答", faq_suggest: "给出 3 个候选问题", faq_none: "找不到答案（转人工选项）", decline: "礼貌拒答（不在服务范围）", service: "服务卡片（一次性告知）", task: "开始办理流程", crisis: "危机干预", reply: "固定回复" };
-
-  function toast(text) {
-    const t = $("#toast");
-    t.textContent = text;
-    t.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
-  }
-
-  async function api(method, url, body, headers) {
-    const opts = { method, headers: Object.assign({ "X-CSRF-Token": csrf }, headers || {}) };
-    if (body instanceof FormData) opts.body = body;
-    else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
-    const resp = await fetch(url, opts);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (resp.status === 401) { location.href = "/staff/login"; }
-    return { ok: resp.ok, status: resp.status, data, etag: resp.headers.get("ETag") };
-  }
-
-  const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "—");
 
   // -- list ---------------------------------------------------------------------------------------
   async function loadList() {

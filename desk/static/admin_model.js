@@ -1,28 +1,9 @@
 // 模型管理 (/admin/model): whether the catalog terms need a retrain, start one, follow its progress, restore.
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const $ = (sel) => document.querySelector(sel);
-  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "—");
+  const { $, esc, when, toast, api } = window.AdminUI;
   const RUNNING = ["queued", "validating", "training", "testing", "loading"];
   let polling = null;
-
-  function toast(text) {
-    const t = $("#toast");
-    t.textContent = text;
-    t.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
-  }
-
-  async function api(method, url) {
-    const resp = await fetch(url, { method, headers: { "X-CSRF-Token": csrf } });
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (resp.status === 401) location.href = "/staff/login";
-    return { ok: resp.ok, status: resp.status, data };
-  }
 
   function changesHtml(c) {
     const names = (items) => items.map((n) => `${esc(n.name)} → ${esc(n.service)}`);

@@ -2,29 +2,9 @@
 // preview of the slots the bot would offer, save with the loaded version and confirmed affected bookings).
 "use strict";
 (function () {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const { $, esc, toast, api } = window.AdminUI;
   const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
   const DAY_NAMES = { mon: "周一", tue: "周二", wed: "周三", thu: "周四", fri: "周五", sat: "周六", sun: "周日" };
-
-  function toast(text) {
-    const t = $("#toast");
-    t.textContent = text;
-    t.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
-  }
-
-  async function api(method, url, body) {
-    const opts = { method, headers: { "X-CSRF-Token": csrf } };
-    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
-    const resp = await fetch(url, opts);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (resp.status === 401) location.href = "/staff/login";
-    return { ok: resp.ok, status: resp.status, data };
-  }
 
   const detail = (r, fallback) => (r.data && typeof r.data.detail === "string" ? r.data.detail : fallback);
   const clock = (iso) => new Date(iso).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });

@@ -3,32 +3,11 @@
 "use strict";
 (function () {
   if (document.body.dataset.page !== "staff") return;
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" }) : "—");
+  const { $, esc, when, toast, api } = window.AdminUI;
   const deptName = {};
   document.querySelectorAll('input[name="departments"]').forEach((i) => { deptName[i.value] = i.parentElement.textContent.trim(); });
   const names = (ids) => (ids.length ? ids.map((d) => esc(deptName[d] || d)).join("、") : "—");
   let accounts = [];
-
-  function toast(text) {
-    const t = $("#toast");
-    t.textContent = text;
-    t.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
-  }
-
-  async function api(method, url, body) {
-    const opts = { method, headers: { "X-CSRF-Token": csrf } };
-    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
-    const resp = await fetch(url, opts);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { data = null; }
-    if (resp.status === 401) location.href = "/staff/login";
-    return { ok: resp.ok, status: resp.status, data };
-  }
 
   function problem(r, fallback) {
     if (r.data && typeof r.data.detail === "string") return r.data.detail;
