@@ -144,11 +144,16 @@ class Gateway:
                     session.add(row)
                     session.flush()
                     stored = row.public()
+                    # the state comes from the conversation's open ticket (desk/handoff/states.py), read in
+                    # the transaction that stored the message
+                    handoffs = self.handoffs
+                    student = (
+                        handoffs.student_wrote(msg.conversation_id, session)
+                        if handoffs is not None
+                        else StudentState(STATE_BOT)
+                    )
             except IntegrityError:
                 return None  # the channel re-sent a message we already have
-        # the state comes from the conversation's open ticket (desk/handoff/states.py)
-        handoffs = self.handoffs
-        student = handoffs.student_wrote(msg.conversation_id) if handoffs is not None else StudentState(STATE_BOT)
         return Inbound(stored, student)
 
     def _store_replies(

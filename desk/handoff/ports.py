@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from desk.handoff.store import StudentState
 
 __all__ = ["HandoffDesk", "StudentLine", "StudentState", "StudentTickets"]
@@ -24,8 +26,9 @@ class HandoffDesk(Protocol):
         """The desk's clock (knowledge_base.clock unless a test sets one), in UTC."""
         ...
 
-    def student_wrote(self, conversation_id: str) -> StudentState:
-        """Sync (the gateway's storing thread): the conversation's state as a message arrives."""
+    def student_wrote(self, conversation_id: str, session: Session | None = None) -> StudentState:
+        """Sync (the gateway's storing thread): the conversation's state as a message arrives, read (and
+        the ticket's last-student time written) in `session`'s transaction when one is given."""
         ...
 
     async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:

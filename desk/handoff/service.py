@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from desk.handoff import student, texts
 from desk.handoff.department_hours import DepartmentHours
@@ -140,9 +140,10 @@ class Handoffs:
         return await self._line.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
 
     # -- the gateway's side (desk.handoff.ports.HandoffDesk) -----------------------------------------
-    def student_wrote(self, conversation_id: str) -> StudentState:
-        """The conversation's state as a student's message arrives (sync)."""
-        return self.tickets.student_wrote(conversation_id)
+    def student_wrote(self, conversation_id: str, session: Session | None = None) -> StudentState:
+        """The conversation's state as a student's message arrives (sync; in `session`'s transaction
+        when the gateway passes the one that stored the message)."""
+        return self.tickets.student_wrote(conversation_id, session)
 
     async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:
         """Open (or join) the ticket for a handoff packet; the notices to send the student."""
