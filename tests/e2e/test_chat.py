@@ -106,9 +106,7 @@ async def test_action_server_outage_is_told_to_the_student_and_health_shows_it(s
     assert actions.proc is not None
     os.killpg(actions.proc.pid, signal.SIGTERM)
     actions.proc.wait(timeout=20)
-    chat = ChatClient(stack)
-    chat.stack_down = True  # the notice is what this test looks at
-    await chat.open()
+    chat = await ChatClient(stack, wait_past_notice=False).open()  # the notice is what this test looks at
     try:
         reply = await chat.ask("校园卡丢了怎么办")
         assert [r["role"] for r in reply] == ["system"]

@@ -116,13 +116,6 @@ class HealthWatch:
         self._task.cancel()
 
 
-async def faults_chat(stack: Stack) -> ChatClient:
-    """A student whose "暂时无法回复" notices are what the test looks at (not waited past)."""
-    chat = ChatClient(stack)
-    chat.stack_down = True
-    return await chat.open()
-
-
 def kill(stack: Stack, name: str, sig: int) -> int:
     child = stack.child(name)
     assert child.proc is not None
@@ -132,7 +125,7 @@ def kill(stack: Stack, name: str, sig: int) -> int:
 
 
 async def test_rasa_killed_mid_conversation_is_restarted_and_the_kept_message_answered(ready: Stack) -> None:
-    chat = await faults_chat(ready)
+    chat = await ChatClient(ready, wait_past_notice=False).open()
     try:
         assert [r["text"] for r in await chat.ask(CARD)] == [answer(ready, "card_report_loss")]
         with HealthWatch(ready) as watch:
@@ -155,7 +148,7 @@ async def test_rasa_killed_mid_conversation_is_restarted_and_the_kept_message_an
 
 
 async def test_desk_killed_while_rasa_thinks_answers_the_message_after_its_restart(ready: Stack) -> None:
-    chat = await faults_chat(ready)
+    chat = await ChatClient(ready, wait_past_notice=False).open()
     try:
         assert [r["text"] for r in await chat.ask(CARD)] == [answer(ready, "card_report_loss")]
         rasa_pid = kill(ready, "rasa", signal.SIGSTOP)  # Rasa is "thinking" about the next message
@@ -187,7 +180,7 @@ async def test_desk_killed_while_rasa_thinks_answers_the_message_after_its_resta
 
 
 async def test_action_server_killed_gives_a_reply_never_silence(ready: Stack) -> None:
-    chat = await faults_chat(ready)
+    chat = await ChatClient(ready, wait_past_notice=False).open()
     try:
         kill(ready, "actions", signal.SIGKILL)
         started = time.monotonic()
