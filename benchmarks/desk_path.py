@@ -20,10 +20,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
-import desk.admin.models  # noqa: F401  (registers the admin tables)
-import desk.insight.models  # noqa: F401  (registers the insight tables)
-import desk.models  # noqa: F401  (registers the desk tables)
-import desk.staff.accounts  # noqa: F401  (registers the account tables)
+import desk.tables  # noqa: F401  (registers every table on the shared metadata)
 from desk.main import create_app
 from desk.settings import Settings
 from knowledge_base import repository

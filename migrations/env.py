@@ -6,13 +6,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import desk.admin.models  # noqa: F401  (registers the admin tables)
-import desk.insight.models  # noqa: F401  (registers the insight tables)
-import desk.lifecycle.models  # noqa: F401  (registers the model builds table)
-import desk.models  # noqa: F401  (registers the desk tables)
-import desk.staff.accounts  # noqa: F401  (registers the account tables)
-import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)
-import knowledge_base.models  # noqa: F401  (registers the knowledge-base tables)
+import desk.tables  # noqa: F401  (registers every table on the shared metadata)
 from knowledge_base import settings as kb_settings
 from knowledge_base.db import Base, make_engine
 

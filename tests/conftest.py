@@ -16,11 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-import desk.admin.models  # noqa: F401  (registers the admin tables)
-import desk.insight.models  # noqa: F401  (registers the insight tables)
-import desk.lifecycle.models  # noqa: F401  (registers the model builds table)
-import desk.models  # noqa: F401  (registers the desk tables on the shared metadata)
-import desk.staff.accounts  # noqa: F401  (registers the account tables)
+import desk.tables  # noqa: F401  (registers every table on the shared metadata)
 from knowledge_base import repository
 from knowledge_base.config import seed_file
 from knowledge_base.db import Base, make_engine, make_session_factory

@@ -34,3 +34,13 @@ def test_no_module_outside_tests_is_over_400_lines() -> None:
 def test_pending_splits_are_still_pending() -> None:
     done = [name for name in PENDING_SPLITS if not (PROJECT_ROOT / name).exists() or _lines(Path(name)) <= MAX_LINES]
     assert done == [], f"these are split now: remove them from PENDING_SPLITS: {done}"
+
+
+def test_every_module_that_defines_a_table_is_registered_in_desk_tables() -> None:
+    import desk.tables
+
+    defining = set()
+    for path in _modules():
+        if path.parts[0] in {"desk", "knowledge_base"} and "__tablename__" in (PROJECT_ROOT / path).read_text("utf-8"):
+            defining.add(".".join(path.with_suffix("").parts))
+    assert defining == {m.__name__ for m in desk.tables.MODULES}

@@ -19,9 +19,7 @@ from datetime import date
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-import desk.insight.models  # noqa: F401  (registers the insight tables)
-import desk.models  # noqa: F401  (registers the desk tables)
-import knowledge_base.booking.models  # noqa: F401  (registers the booking tables)
+import desk.tables  # noqa: F401  (registers every table on the shared metadata)
 from benchmarks.insight.generate import generate
 from desk.insight import rollup
 from desk.insight.queries import CHARTS
