@@ -60,8 +60,8 @@ class ModelLifecycle:
 
         def rows() -> tuple[BuildOut | None, list[BuildOut], int | None]:
             with self.sessions() as session, session.begin():
-                running = builds.running_build(session)
-                recent = builds.recent(session)
+                recent = builds.recent(session)  # the running build, if any, is the newest (one at a time)
+                running = next((b for b in recent if b.running is not None), None)
                 made = builds.by_model(session, serving.model) if serving.model else None
                 return (BuildOut.of(running) if running else None, [BuildOut.of(b) for b in recent],
                         made.id if made else None)  # fmt: skip
