@@ -103,9 +103,8 @@ def kb_from_db(session: Session) -> KbFileIn:
 def terms_of(kb: KbFileIn) -> CatalogTerms:
     """The terms the NLU assets generated from `kb` put into a model."""
     names: dict[str, str] = {}
-    for svc in sorted(kb.services, key=lambda s: s.id):  # Rasa keeps the last synonym of a name, as here
-        for name in dict.fromkeys([svc.name, *svc.aliases]):
-            names[name] = svc.id
+    for service_id, service_names in nlu_assets.service_names(kb).items():
+        names.update(dict.fromkeys(service_names, service_id))  # Rasa keeps the last synonym of a name, as here
     return CatalogTerms(frozenset(nlu_assets.campus_terms(kb)), frozenset(names.items()))
 
 

@@ -52,14 +52,19 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _BlockDumper.add_representer(str, _str_representer)
 
 
+def service_names(kb: KbFileIn) -> dict[str, list[str]]:
+    """Each service id (in id order) with its name and aliases, de-duplicated: the `service` lookup table's
+    entries and the synonyms that map them to the id (knowledge_base/catalog_terms.py reads them back)."""
+    return {svc.id: list(dict.fromkeys([svc.name, *svc.aliases])) for svc in sorted(kb.services, key=lambda s: s.id)}
+
+
 def catalog_nlu_text(kb: KbFileIn) -> str:
     """Rasa NLU YAML with the `service` lookup table and a synonym per service id."""
     nlu: list[dict[str, str]] = []
     all_names: list[str] = []
-    for svc in sorted(kb.services, key=lambda s: s.id):
-        names = list(dict.fromkeys([svc.name, *svc.aliases]))
+    for service_id, names in service_names(kb).items():
         all_names.extend(names)
-        nlu.append({"synonym": svc.id, "examples": "".join(f"- {n}\n" for n in names)})
+        nlu.append({"synonym": service_id, "examples": "".join(f"- {n}\n" for n in names)})
     nlu.insert(0, {"lookup": "service", "examples": "".join(f"- {n}\n" for n in dict.fromkeys(all_names))})
     body = yaml.dump(
         {"version": "3.1", "nlu": nlu}, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=1000

@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
+from desk.lifecycle import active
 from desk.ops import replicas, supervisor
 from desk.settings import Settings
 from knowledge_base import clock
@@ -62,7 +63,7 @@ def find_model() -> Path | None:
     if env:
         path = Path(env)
         return path if path.is_absolute() else PROJECT_ROOT / path
-    return supervisor.newest_model(PROJECT_ROOT / "var")
+    return active.newest_model(PROJECT_ROOT / "var")
 
 
 @dataclass

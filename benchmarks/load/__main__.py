@@ -27,7 +27,7 @@ from benchmarks.load.clients import RasaStudent, Student, TelegramStudent, WebSt
 from benchmarks.load.procs import Sampler
 from benchmarks.load.scenario import Load, Played, play, ramp, reconcile, saturation, warm_up
 from benchmarks.load.stats import trend
-from desk.ops import supervisor
+from desk.lifecycle import active
 from knowledge_base import clock
 from knowledge_base.config import PROJECT_ROOT
 
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = parse_args(argv)
     chosen = args.model or os.environ.get("HELPDESK_MODEL")
-    model = Path(chosen) if chosen else supervisor.newest_model(PROJECT_ROOT / "var")
+    model = Path(chosen) if chosen else active.newest_model(PROJECT_ROOT / "var")
     if model is None or not model.exists():
         print("no trained Rasa model: run `make train` (make bench does it)", file=sys.stderr)
         return 2

@@ -65,6 +65,19 @@ def _mtime(path: Path | None) -> float:
         return 0.0
 
 
+def newest_model(var_dir: Path) -> Path | None:
+    """The most recently trained model archive under var/models."""
+    with contextlib.suppress(OSError):  # a file removed meanwhile (`make train` keeps three)
+        models = sorted((var_dir / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+        return models[-1] if models else None
+    return None
+
+
+def default_model(var_dir: Path, configured: Path | None) -> Path | None:
+    """The model served when no admin chose one: HELPDESK_MODEL, else the newest trained."""
+    return configured or newest_model(var_dir)
+
+
 def startup_model(var_dir: Path, given: Path | None, default: Path | None) -> Path | None:
     """The model `helpdesk run` starts Rasa with (see the module's docstring)."""
     if given is not None:

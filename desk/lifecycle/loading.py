@@ -74,11 +74,11 @@ async def load_everywhere(
             await load_model(http, url, token, model)
         except LoadError as exc:
             if previous is not None:
-                for back in done:
+                for number, back in enumerate(done, start=1):
                     try:
                         await load_model(http, back, token, previous)
                     except LoadError as again:
-                        logger.error("Rasa server %d keeps the new model: the previous one failed: %s", index, again)
+                        logger.error("Rasa server %d keeps the new model: the previous one failed: %s", number, again)
             where = f"（第 {index + 1}/{len(urls)} 个 Rasa 服务）" if len(urls) > 1 else ""
             raise LoadError(f"{exc}{where}") from exc
         done.append(url)

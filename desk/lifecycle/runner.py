@@ -189,9 +189,21 @@ class Runner:
             builds.prune(session, self.folder.parent, protect)
 
     async def load(self, model: Path, by: str, by_id: int | None) -> active.ActiveModel:
-        async with httpx.AsyncClient() as http:
-            return await put_into_service(self.sessions, self.settings, http, model, by=by, by_id=by_id,
-                                          action="model.activate")  # fmt: skip
+        """Put the model into service, still reporting: loading may take longer than builds.STALE_SECONDS
+        (up to loading.LOAD_SECONDS per Rasa server), and a silent build would be failed meanwhile."""
+
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await asyncio.to_thread(self.report)
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            async with httpx.AsyncClient() as http:
+                return await put_into_service(self.sessions, self.settings, http, model, by=by, by_id=by_id,
+                                              action="model.activate")  # fmt: skip
+        finally:
+            beating.cancel()
 
     def end(self, status: str, error: str | None, stage: str) -> None:
         with self.sessions() as session, session.begin():

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from desk.admin import audit
 from desk.lifecycle import active, builds
 from desk.lifecycle.models import ACTIVE, FAILED, READY
-from desk.lifecycle.schemas import BuildOut, ModelOverview, ReplicaOut, ServiceName, TermsChanges
+from desk.lifecycle.schemas import BuildOut, ModelOverview, ReplicaOut, TermsChanges
 from desk.lifecycle.serving import Serving, current, put_into_service
 from desk.staff.accounts import CurrentUser
 from knowledge_base import catalog_terms
@@ -31,12 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 def _changes(diff: catalog_terms.TermsDiff) -> TermsChanges:
-    return TermsChanges(
-        added_words=diff.added_words,
-        removed_words=diff.removed_words,
-        added_names=[ServiceName(name=n, service=s) for n, s in diff.added_names],
-        removed_names=[ServiceName(name=n, service=s) for n, s in diff.removed_names],
-    )
+    return TermsChanges.model_validate(diff.as_dict())
 
 
 class ModelLifecycle:
@@ -65,8 +60,8 @@ class ModelLifecycle:
 
         def rows() -> tuple[BuildOut | None, list[BuildOut], int | None]:
             with self.sessions() as session, session.begin():
-                running = builds.running_build(session)
-                recent = builds.recent(session)
+                recent = builds.recent(session)  # the running build, if any, is the newest (one at a time)
+                running = next((b for b in recent if b.running is not None), None)
                 made = builds.by_model(session, serving.model) if serving.model else None
                 return (BuildOut.of(running) if running else None, [BuildOut.of(b) for b in recent],
                         made.id if made else None)  # fmt: skip
@@ -84,7 +79,7 @@ class ModelLifecycle:
         """Queue a build of the database's terms and start its process; Busy (409) when one is under way."""
         serving = await current(self.settings, self.http)
         database, model = await self._terms(serving)
-        changes = _changes(catalog_terms.diff(model, database)).model_dump() if model else {}
+        changes = catalog_terms.diff(model, database).as_dict() if model else {}
 
         def create() -> BuildOut:
             with self.sessions() as session, session.begin():

@@ -4,7 +4,6 @@ the model page (启用, 恢复上一版) and by the build runner once a new mode
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,19 +30,6 @@ class Serving:
     replicas: list[dict[str, str]] = field(default_factory=list)  # per Rasa server: url, model or error
 
 
-def newest(models_dir: Path) -> Path | None:
-    """The most recently trained archive of a folder."""
-    with contextlib.suppress(OSError):
-        found = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-        return found[-1] if found else None
-    return None
-
-
-def default_model(settings: Settings) -> Path | None:
-    """The model `helpdesk run` serves without an admin's choice: HELPDESK_MODEL, else the newest trained."""
-    return settings.model or newest(settings.var_dir / "models")
-
-
 async def current(settings: Settings, http: httpx.AsyncClient) -> Serving:
     """The model the Rasa servers report (the first one that answers), else the one they would start with."""
     replicas: list[dict[str, str]] = []
@@ -60,7 +46,7 @@ async def current(settings: Settings, http: httpx.AsyncClient) -> Serving:
         return Serving(
             active.resolve(name, active.known_models(settings.var_dir, settings.model)), name, RASA, replicas
         )
-    model = active.startup_model(settings.var_dir, None, default_model(settings))
+    model = active.startup_model(settings.var_dir, None, active.default_model(settings.var_dir, settings.model))
     return Serving(model, model.name if model else "", CONFIGURED, replicas)
 
 

@@ -142,8 +142,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Run labelled messages through the decision path and write the JSON report."""
     import json
 
+    from desk.lifecycle.active import newest_model
     from desk.ops import evaluation
-    from desk.ops.supervisor import newest_model
 
     model = Path(args.model) if args.model else newest_model(kb_settings.var_dir())
     if model is None or not model.exists():

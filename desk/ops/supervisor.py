@@ -67,12 +67,6 @@ def venv_bin(env_name: str, program: str) -> str:
     return str(ROOT / ".venv" / env_name / "bin" / program)
 
 
-def newest_model(var_dir: Path) -> Path | None:
-    """The most recently trained model archive under var/models."""
-    models = sorted((var_dir / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None
-
-
 def rasa_tracker_url(url: str) -> str:
     """The tracker store URL for Rasa's SQLAlchemy 1.4, which has no psycopg 3 dialect: its psycopg2."""
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg2://", url)
@@ -347,7 +341,7 @@ def wait_ready(
 def run_all(model: str | None = None) -> int:
     """Run everything until a signal arrives or a process dies."""
     settings = get_settings()
-    default = settings.model or newest_model(settings.var_dir)  # or the model an admin loaded since (active.py)
+    default = active.default_model(settings.var_dir, settings.model)  # or the model an admin loaded since
     model_path = active.startup_model(settings.var_dir, Path(model) if model else None, default)
     if model_path is None or not model_path.exists():
         print("no trained model found under var/models; run `make train` first", file=sys.stderr)

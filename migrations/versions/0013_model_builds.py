@@ -1,7 +1,7 @@
 """model builds: retrains started by admins from the model page, with their progress and outcome
 
 Revision ID: 0013_model_builds
-Revises: 0009_staff_sessions
+Revises: 0012_department_hours
 Create Date: 2026-12-03
 """
 

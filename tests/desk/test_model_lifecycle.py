@@ -4,8 +4,10 @@ and what cannot be activated or restored. Loading into a running Rasa is tests/e
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from desk.admin.models import AuditEntry
-from desk.lifecycle import builds
-from desk.lifecycle.models import FAILED, RUNNING, TRAINING, ModelBuild
+from desk.lifecycle import builds, runner
+from desk.lifecycle.models import FAILED, LOADING, RUNNING, TRAINING, ModelBuild
 from desk.main import create_app
 from desk.settings import Settings
 from knowledge_base.models import Service, utcnow
@@ -171,3 +173,35 @@ def test_only_a_checked_model_can_be_activated(as_, sessions) -> None:  # type: 
     assert (shown["status"], shown["status_text"], shown["error"]) == ("failed", "失败", "故事测试未通过")
     restore = as_("boss").post("/api/admin/model/restore")
     assert restore.status_code == 409 and restore.json()["detail"] == "没有可以恢复的上一版模型"
+
+
+def test_a_build_keeps_reporting_while_rasa_loads_its_model(
+    app_settings: Settings, sessions: sessionmaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading may outlast builds.STALE_SECONDS: the runner's heartbeat goes on, so the build is not failed."""
+    with socket.socket() as silent:  # a Rasa that accepts the connection and never answers (a long load)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings = app_settings.updated(rasa_url=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with sessions() as session, session.begin():
+            build = builds.start(session, "boss", None, "f" * 16, {})
+            build.status, build.updated_at = LOADING, utcnow() - timedelta(seconds=builds.STALE_SECONDS + 5)
+        monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.1)
+
+        async def load_until_a_beat() -> None:
+            loading = asyncio.create_task(
+                runner.Runner(settings, sessions, build.id).load(settings.model, "boss", None)
+            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not loading.done():
+                with sessions() as session:
+                    if builds.running_build(session) is not None:  # not stale any more
+                        break
+                await asyncio.sleep(0.05)
+            loading.cancel()
+
+        asyncio.run(load_until_a_beat())
+    with sessions() as session, session.begin():
+        shown = builds.get(session, build.id)
+        builds.expire_stale(session)
+        assert (shown.status, shown.error) == (LOADING, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from desk.lifecycle.progress import TrainProgress, expected_components
+from desk.lifecycle.runner import reason
 from knowledge_base.config import PROJECT_ROOT
 
 # the lines of a real `rasa train` of this bot (var/train.log), with the noise in between left out
@@ -81,8 +82,6 @@ def test_expected_components_counts_pipeline_and_policies(tmp_path: Path) -> Non
 
 
 def test_a_failed_commands_reason_is_its_last_error_not_the_noise() -> None:
-    from desk.lifecycle.runner import reason
-
     lines = [
         "2026-12-03 16:18:41 INFO     rasa.validator  - Validating intents...",
         "UserWarning: Found conflicting synonym definitions for '心灵驿站': 'counseling' and 'career_consulting'.",
