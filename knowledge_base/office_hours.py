@@ -31,8 +31,8 @@ def check_hours(spec: str) -> str | None:
 
 
 def hours_error(exc: ScheduleSpecError) -> str:
-    """What an admin reads when office hours do not parse."""
-    return f"人工服务时间格式不对（{exc}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
+    """What an admin reads when office hours do not parse (all in Chinese: the parser's `zh` reason)."""
+    return f"人工服务时间格式不对（{exc.zh}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
 
 
 def describe_weekly(weekly: Weekly) -> str:
