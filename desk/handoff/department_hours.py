@@ -33,7 +33,7 @@ class DepartmentHours:
 
     def __init__(self, sessions: sessionmaker, default: OfficeHours, refresh_seconds: float = REFRESH_SECONDS) -> None:
         self.default = default
-        self.specs = Refreshed(sessions, department_specs, {}, refresh_seconds)
+        self.specs: Refreshed[dict[str, str]] = Refreshed(sessions, department_specs, {}, refresh_seconds)
         self._parsed: dict[str, OfficeHours] = {}  # by text: parsed (and a bad one logged) once per process
 
     def of(self, department_id: str | None) -> OfficeHours:
