@@ -45,7 +45,8 @@ def get_appointments(request: Request) -> StaffAppointments:
     sessions = request.app.state.sessions
 
     def audited(user: CurrentUser, code: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        audit.write(sessions, user.username, user.id, "booking.mark", "booking", code, before, after)
+        with sessions.begin() as session:  # the booking layer committed the mark in its own transaction
+            audit.record(session, user.username, user.id, "booking.mark", "booking", code, before, after)
 
     return StaffAppointments(sessions, request.app.state.cipher, audited)
 
