@@ -59,6 +59,9 @@ def hours_for_students(display: str, office_hours: str) -> str:
     office hours in Chinese (so a department with only office hours set never shows none), else ''."""
     if (display or "").strip():
         return display
-    if check_hours(office_hours) is None and (office_hours or "").strip():
+    if not (office_hours or "").strip():
+        return ""
+    try:
         return describe_weekly(parse_hours(office_hours))
-    return ""
+    except ScheduleSpecError:  # saved around the form's check: no hours rather than an error
+        return ""
