@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import sessionmaker
 
 from connectors.webchat import RateLimiter, SessionTokens, WebchatHub
+from desk.admin import audit
 from desk.chat.gateway import Gateway
 from desk.handoff.service import Handoffs
 from desk.settings import Settings
+from desk.staff.accounts import CurrentUser
 from desk.staff.appointments_view import StaffAppointments
 from knowledge_base.models import utcnow
 
@@ -40,7 +42,13 @@ def get_handoffs(request: Request) -> Handoffs:
 
 
 def get_appointments(request: Request) -> StaffAppointments:
-    return StaffAppointments(request.app.state.sessions, request.app.state.cipher)
+    sessions = request.app.state.sessions
+
+    def audited(user: CurrentUser, code: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        with sessions.begin() as session:  # the booking layer committed the mark in its own transaction
+            audit.record(session, user.username, user.id, "booking.mark", "booking", code, before, after)
+
+    return StaffAppointments(sessions, request.app.state.cipher, audited)
 
 
 def get_clock() -> Clock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from desk.handoff.office_hours import parse_hours
+from knowledge_base.office_hours import parse_hours
 from knowledge_base.settings import Settings
 
 __all__ = ["Settings", "get_settings"]

@@ -49,8 +49,8 @@ class DepartmentIn(_Entry):
         if value and value.strip():
             try:
                 parse_hours_text(value)
-            except ScheduleSpecError as exc:  # the message of knowledge_base.office_hours.hours_error
-                raise ValueError(f"人工服务时间格式不对（{exc}），例如 {HOURS_EXAMPLE}") from exc
+            except ScheduleSpecError as exc:  # as knowledge_base.office_hours.hours_error (which would be a cycle)
+                raise ValueError(f"人工服务时间格式不对（{exc.zh}），例如 {HOURS_EXAMPLE}") from exc
         return value
 
 

@@ -31,8 +31,8 @@ def check_hours(spec: str) -> str | None:
 
 
 def hours_error(exc: ScheduleSpecError) -> str:
-    """What an admin reads when office hours do not parse."""
-    return f"人工服务时间格式不对（{exc}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
+    """What an admin reads when office hours do not parse (all in Chinese: the parser's `zh` reason)."""
+    return f"人工服务时间格式不对（{exc.zh}）。请按“星期: 开始-结束”填写，例如 {DEFAULT_HOURS}; sat: 09:00-12:00"
 
 
 def describe_weekly(weekly: Weekly) -> str:
@@ -59,6 +59,9 @@ def hours_for_students(display: str, office_hours: str) -> str:
     office hours in Chinese (so a department with only office hours set never shows none), else ''."""
     if (display or "").strip():
         return display
-    if check_hours(office_hours) is None and (office_hours or "").strip():
+    if not (office_hours or "").strip():
+        return ""
+    try:
         return describe_weekly(parse_hours(office_hours))
-    return ""
+    except ScheduleSpecError:  # saved around the form's check: no hours rather than an error
+        return ""

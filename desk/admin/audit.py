@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from desk.admin.models import AuditEntry
 from knowledge_base.models import utcnow
@@ -37,21 +37,6 @@ def record(
     session.add(entry)
     session.flush()
     return entry
-
-
-def write(
-    sessions: sessionmaker,
-    actor: str,
-    actor_id: int | None,
-    action: str,
-    entity: str,
-    entity_id: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    """`record` in a transaction of its own, for a change a lower layer made in its own transaction."""
-    with sessions() as session, session.begin():
-        record(session, actor, actor_id, action, entity, entity_id, before, after)
 
 
 @dataclass(frozen=True)

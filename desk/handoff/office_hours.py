@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta
 
 from knowledge_base.booking.schedule import TimeRange, Weekly
 from knowledge_base.holidays import OfficeCalendar
-from knowledge_base.office_hours import DEFAULT_HOURS, WEEKDAY_ZH, parse_hours
+from knowledge_base.office_hours import WEEKDAY_ZH, parse_hours
 from knowledge_base.timeexpr import TZ
 
 MAX_DAYS_AHEAD = 60  # a desk closed longer than this is treated as never opening again
-__all__ = ["DEFAULT_HOURS", "OfficeHours", "describe_opening", "parse_hours"]
 
 
 def _clock(t: datetime) -> str:

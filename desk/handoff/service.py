@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from desk.handoff import student, texts
 from desk.handoff.department_hours import DepartmentHours
-from desk.handoff.office_hours import DEFAULT_HOURS, OfficeHours
+from desk.handoff.office_hours import OfficeHours
 from desk.handoff.ports import StudentLine
 from desk.handoff.staff_store import StaffTickets
 from desk.handoff.store import StudentState, TicketStore
@@ -46,6 +46,7 @@ from knowledge_base.handoff_policy import PRIORITY_URGENT
 from knowledge_base.holidays import OfficeCalendar
 from knowledge_base.models import utcnow
 from knowledge_base.names import channel_of
+from knowledge_base.office_hours import DEFAULT_HOURS
 from knowledge_base.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -44,6 +44,7 @@ from desk.models import (
 )
 from knowledge_base import handoff_policy, redaction
 from knowledge_base.db import write_session
+from knowledge_base.office_hours import describe_weekly
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ class TicketStore:
         elif row.status == TICKET_MESSAGE:
             office = self.hours.of(row.department_id)
             opened.next_opening = office.next_opening(now)
-            hours = texts.describe_weekly(office.weekly)
+            hours = describe_weekly(office.weekly)
             text = texts.message_text(self.reply_at(now, row.department_id), hours, again=not created)
             opened.notices.append({"role": "system", "text": text, "buttons": [texts.booking_button(service)]})
         return opened

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from knowledge_base.names import PAYLOAD_BOOK, PAYLOAD_CANCEL_HANDOFF, PAYLOAD_RATE, PAYLOAD_SKIP_COMMENT
-from knowledge_base.office_hours import describe_weekly  # noqa: F401  (part of the wording)
 
 REASON_LABELS = {
     "crisis": "危机干预",

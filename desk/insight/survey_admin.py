@@ -72,6 +72,18 @@ def create(sessions: sessionmaker, data: SurveyIn, created_by: str, actor_id: in
         return survey.id
 
 
+def close(sessions: sessionmaker, survey_id: int, closed_by: str, actor_id: int | None = None) -> bool:
+    """Stop asking a survey (its answers stay; audited); False when there is no such survey."""
+    with sessions() as session, session.begin():
+        survey = session.get(Survey, survey_id)
+        if survey is None:
+            return False
+        before = {"active": survey.active}
+        survey.active = False
+        audit.record(session, closed_by, actor_id, "survey.close", "survey", str(survey_id), before, {"active": False})
+        return True
+
+
 def results(sessions: sessionmaker) -> list[dict[str, Any]]:
     """Every survey, newest first, with its counts, the answers' distribution and grouped free text."""
     out = []

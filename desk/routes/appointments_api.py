@@ -7,13 +7,12 @@ markable, 400 a malformed query or body). POSTs carry the session's CSRF token i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Query
 
-from desk.admin import audit
-from desk.deps import AppointmentsDep, ClockDep, SessionsDep
+from desk.deps import AppointmentsDep, ClockDep
 from desk.staff.appointments_view import today
 from desk.staff.schemas import AppointmentList, AppointmentPublic, AppointmentsApiQuery, ContactPublic, MarkIn
 from desk.staff.security import StaffDep
@@ -33,14 +32,10 @@ async def appointments_list(
 
 @router.post("/{code}/mark")
 async def mark(
-    code: str, body: MarkIn, user: StaffDep, appointments: AppointmentsDep, clock: ClockDep, sessions: SessionsDep
+    code: str, body: MarkIn, user: StaffDep, appointments: AppointmentsDep, clock: ClockDep
 ) -> AppointmentPublic:
     """Body {"status": "attended" | "no_show"}; 409 with a Chinese detail when not possible yet (audited)."""
-
-    def audited(booking: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        audit.write(sessions, user.username, user.id, "booking.mark", "booking", booking, before, after)
-
-    return await to_thread.run_sync(appointments.mark_audited, user, code, body.status, clock(), audited)
+    return await to_thread.run_sync(appointments.mark, user, code, body.status, clock())
 
 
 @router.post("/{code}/contact")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from anyio import to_thread
@@ -20,8 +20,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from desk.admin import audit
-from desk.deps import AppointmentsDep, ClockDep, SessionsDep
+from desk.deps import AppointmentsDep, ClockDep
 from desk.errors import NOT_CHANGEABLE
 from desk.staff.accounts import CurrentUser
 from desk.staff.appointments_view import StaffAppointments, day_label, today
@@ -117,16 +116,11 @@ async def mark_form(
     user: StaffDep,
     appointments: AppointmentsDep,
     clock: ClockDep,
-    sessions: SessionsDep,
     form: Annotated[MarkForm, Form()],
 ) -> Response:
     """已到 / 未到 from the page; back to the same view with a notice (or why it cannot be marked yet); audited."""
-
-    def audited(booking: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        audit.write(sessions, user.username, user.id, "booking.mark", "booking", booking, before, after)
-
     try:
-        await to_thread.run_sync(appointments.mark_audited, user, code, form.status, clock(), audited)
+        await to_thread.run_sync(appointments.mark, user, code, form.status, clock())
     except BookingNotChangeable as exc:
         outcome = {"error": bm.CANCELLED if exc.reason == bm.CANCELLED else "not_started"}
     else:

@@ -10,10 +10,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from desk.admin import audit
 from desk.deps import SessionsDep
 from desk.insight import survey_admin
-from desk.insight.models import Survey
 from desk.staff.security import AdminDep, current_admin, current_staff
 
 router = APIRouter()
@@ -54,18 +52,6 @@ async def create_survey(data: survey_admin.SurveyIn, user: AdminDep, sessions: S
 async def close_survey(survey_id: int, user: AdminDep, sessions: SessionsDep) -> dict[str, bool]:
     """Stop asking a survey (its answers stay)."""
 
-    def close() -> bool:
-        with sessions() as session, session.begin():
-            survey = session.get(Survey, survey_id)
-            if survey is None:
-                return False
-            before = {"active": survey.active}
-            survey.active = False
-            audit.record(
-                session, user.username, user.id, "survey.close", "survey", str(survey_id), before, {"active": False}
-            )
-            return True
-
-    if not await to_thread.run_sync(close):
+    if not await to_thread.run_sync(survey_admin.close, sessions, survey_id, user.username, user.id):
         raise HTTPException(status_code=404, detail="没有这个调查")
     return {"closed": True}

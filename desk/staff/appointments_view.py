@@ -32,7 +32,8 @@ from knowledge_base.privacy import ContactCipher
 from knowledge_base.timeexpr import TZ
 
 logger = logging.getLogger(__name__)
-AuditHook = Callable[[str, dict[str, Any], dict[str, Any]], None]  # (booking code, before, after) of a change
+# (who, booking code, before, after) of a mark: desk.deps writes it to the admins' audit (desk.admin.audit)
+AuditHook = Callable[[CurrentUser, str, dict[str, Any], dict[str, Any]], None]
 access_log = logging.getLogger("desk.access")  # who looked at which student's contact (never the contact)
 
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -92,8 +93,9 @@ def public(dep: str, row: StaffBookingRow, names: dict[str, str], now: datetime)
 class StaffAppointments:
     """The appointments pages' data, for one request's person."""
 
-    def __init__(self, sessions: sessionmaker, cipher: ContactCipher) -> None:
+    def __init__(self, sessions: sessionmaker, cipher: ContactCipher, audit: AuditHook | None = None) -> None:
         self._sessions = sessions
+        self._audit = audit
         self._cipher = cipher
         self._bookings = StaffBookings(sessions, cipher)
 
@@ -190,28 +192,20 @@ class StaffAppointments:
 
     # -- acting -----------------------------------------------------------------------------------
 
-    def status_of(self, user: CurrentUser, code: str) -> str:
-        """A visible booking's status (booked, attended, ...), e.g. for the audit's `before`."""
-        code, _department = self.visible_booking(user, code)
-        with self._sessions() as session:
-            return str(session.scalar(select(bm.Booking.status).where(bm.Booking.code == code)))
-
-    def mark_audited(
-        self, user: CurrentUser, code: str, status: str, now: datetime, audit: AuditHook
-    ) -> AppointmentPublic:
-        """`mark`, then `audit(before, after)` with the statuses (the booking layer has its own transaction)."""
-        before = self.status_of(user, code)
-        marked = self.mark(user, code, status, now)
-        audit(marked.code, {"status": before}, {"status": marked.status})
-        return marked
-
     def mark(self, user: CurrentUser, code: str, status: str, now: datetime) -> AppointmentPublic:
-        """已到 / 未到 on a visible booking; `BookingNotChangeable` before its start or once cancelled."""
+        """已到 / 未到 on a visible booking; `BookingNotChangeable` before its start or once cancelled. The
+        change goes to the audit hook with the statuses before and after (the booking layer commits the
+        mark in its own transaction, so the audit entry follows in another)."""
         code, department = self.visible_booking(user, code)
+        with self._sessions() as session:
+            before = session.scalar(select(bm.Booking.status).where(bm.Booking.code == code))
         mark = self._bookings.mark_attended if status == bm.ATTENDED else self._bookings.mark_no_show
         row = mark(department, code, now=now)
         logger.info("staff user %d marked booking %s %s", user.id, code, status)
-        return public(department, row, self.allowed_departments(user), now)
+        marked = public(department, row, self.allowed_departments(user), now)
+        if self._audit is not None:
+            self._audit(user, marked.code, {"status": before}, {"status": marked.status})
+        return marked
 
     def reveal(self, user: CurrentUser, code: str) -> ContactPublic:
         """One visible booking's full contact, decrypted for a person who asked on purpose (audited)."""

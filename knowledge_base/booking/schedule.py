@@ -143,11 +143,14 @@ def parse_hours_text(spec: str) -> Weekly:
             continue
         match = _HOURS_GROUP.match(group)
         if match is None:
-            raise ScheduleSpecError(f"'{group.strip()}' is not 'days: HH:MM-HH:MM, ...' (e.g. {HOURS_EXAMPLE})")
+            raise ScheduleSpecError(
+                f"'{group.strip()}' is not 'days: HH:MM-HH:MM, ...' (e.g. {HOURS_EXAMPLE})",
+                f"「{group.strip()}」不是“星期: 时间段”的写法",
+            )
         days, ranges = match.groups()
         mapping[days] = f"{mapping[days]}, {ranges}" if days in mapping else ranges
     if not mapping:
-        raise ScheduleSpecError(f"no office hours given (e.g. {HOURS_EXAMPLE})")
+        raise ScheduleSpecError(f"no office hours given (e.g. {HOURS_EXAMPLE})", "没有填写时间")
     return parse_weekly(mapping)
 
 

@@ -29,7 +29,7 @@ def set_office_hours(sessions: sessionmaker, department_id: str, spec: str) -> N
 
 def fresh(desk: Desk) -> Desk:
     """No cache between the test's writes and the desk's reads (the desk re-reads every 5 s)."""
-    desk.handoffs.department_hours._refresh = 0
+    desk.handoffs.department_hours.specs.refresh_seconds = 0
     return desk
 
 

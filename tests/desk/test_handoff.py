@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from desk.handoff.office_hours import OfficeHours, describe_opening, parse_hours
+from desk.handoff.office_hours import OfficeHours, describe_opening
 from desk.handoff.service import Conflict, Forbidden, IllegalTransition, NotFound
 from desk.models import TicketEvent
 from knowledge_base.booking.schedule import ScheduleSpecError
+from knowledge_base.office_hours import parse_hours
 from tests.desk.handoff_helpers import (
     FRIDAY_6PM,
     MONDAY_10AM,
