@@ -148,7 +148,7 @@ class Gateway:
                     # the transaction that stored the message
                     handoffs = self.handoffs
                     student = (
-                        handoffs.student_wrote(msg.conversation_id, session)
+                        handoffs.student_wrote(session, msg.conversation_id)
                         if handoffs is not None
                         else StudentState(STATE_BOT)
                     )

@@ -26,9 +26,9 @@ class HandoffDesk(Protocol):
         """The desk's clock (knowledge_base.clock unless a test sets one), in UTC."""
         ...
 
-    def student_wrote(self, conversation_id: str, session: Session | None = None) -> StudentState:
+    def student_wrote(self, session: Session, conversation_id: str) -> StudentState:
         """Sync (the gateway's storing thread): the conversation's state as a message arrives, read (and
-        the ticket's last-student time written) in `session`'s transaction when one is given."""
+        the ticket's last-student time written) in `session`, the transaction that stored the message."""
         ...
 
     async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:

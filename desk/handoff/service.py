@@ -141,10 +141,9 @@ class Handoffs:
         return await self._line.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
 
     # -- the gateway's side (desk.handoff.ports.HandoffDesk) -----------------------------------------
-    def student_wrote(self, conversation_id: str, session: Session | None = None) -> StudentState:
-        """The conversation's state as a student's message arrives (sync; in `session`'s transaction
-        when the gateway passes the one that stored the message)."""
-        return self.tickets.student_wrote(conversation_id, session)
+    def student_wrote(self, session: Session, conversation_id: str) -> StudentState:
+        """The conversation's state as a student's message arrives (sync, in the transaction that stored it)."""
+        return self.tickets.student_wrote(session, conversation_id)
 
     async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:
         """Open (or join) the ticket for a handoff packet; the notices to send the student."""

@@ -71,26 +71,12 @@ class TicketStore:
         self.now = now
 
     # -- a message arrives -----------------------------------------------------------------------
-    def student_wrote(self, conversation_id: str, session: Session | None = None) -> StudentState:
-        """The conversation's state from its open ticket (queued -> queued, claimed -> human, else bot);
-        a queued or claimed ticket notes the student's message (for the inactivity rule). Given the
-        session that stored the message, it reads and writes in that transaction (one less round trip)."""
-        if session is not None:
-            return self._student_wrote(session, conversation_id)
-        with self._sessions() as own:  # read first; write (BEGIN IMMEDIATE on SQLite) only for a ticket
-            if states.conversation_state(self._open_status(own, conversation_id)) == STATE_BOT:
-                return self._student_wrote(own, conversation_id)
-        with write_session(self._sessions) as own:
-            return self._student_wrote(own, conversation_id)
-
-    @staticmethod
-    def _open_status(session: Session, conversation_id: str) -> str | None:
+    def student_wrote(self, session: Session, conversation_id: str) -> StudentState:
+        """The conversation's state from its open ticket (queued -> queued, claimed -> human, else bot),
+        read in the transaction that stored the student's message; a queued or claimed ticket notes the
+        message (for the inactivity rule)."""
         row = open_ticket_of(session, conversation_id)
-        return row.status if row is not None else None
-
-    def _student_wrote(self, session: Session, conversation_id: str) -> StudentState:
-        row = open_ticket_of(session, conversation_id)
-        conv = session.get(Conversation, conversation_id)  # the caller's copy when it has one: no query
+        conv = session.get(Conversation, conversation_id)  # the caller's copy: no query
         status, ticket_id = (row.status, row.id) if row is not None else (None, None)
         state = states.conversation_state(status)
         if state != STATE_BOT:
