@@ -9,9 +9,9 @@ display text the admin wrote, or else the office hours in Chinese (docs/admin.md
 from __future__ import annotations
 
 from knowledge_base.booking.schedule import HOURS_EXAMPLE, ScheduleSpecError, Weekly, parse_hours_text
+from knowledge_base.timeexpr import WEEKDAYS_ZH
 
 DEFAULT_HOURS = HOURS_EXAMPLE
-WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 def parse_hours(spec: str) -> Weekly:
@@ -49,7 +49,7 @@ def describe_weekly(weekly: Weekly) -> str:
             groups.append(([day], text))
     parts = []
     for days, text in groups:
-        label = WEEKDAY_ZH[days[0]] if len(days) == 1 else f"{WEEKDAY_ZH[days[0]]}至{WEEKDAY_ZH[days[-1]]}"
+        label = WEEKDAYS_ZH[days[0]] if len(days) == 1 else f"{WEEKDAYS_ZH[days[0]]}至{WEEKDAYS_ZH[days[-1]]}"
         parts.append(f"{label} {text}")
     return "；".join(parts) + "，法定节假日除外" if parts else "另行通知"
 

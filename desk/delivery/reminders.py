@@ -35,13 +35,12 @@ from knowledge_base import names
 from knowledge_base.booking.reminders import Reminders
 from knowledge_base.booking.types import Reminder
 from knowledge_base.models import utcnow
-from knowledge_base.timeexpr import TZ
+from knowledge_base.timeexpr import TZ, WEEKDAYS_ZH
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 # Buttons send their title as the student's text ("取消预约" starts the bot's cancel dialogue).
 REMINDER_BUTTONS = [{"title": "取消预约", "payload": "取消预约"}, {"title": "我的预约", "payload": "我的预约"}]
 

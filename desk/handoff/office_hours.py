@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 
 from knowledge_base.booking.schedule import TimeRange, Weekly
 from knowledge_base.holidays import OfficeCalendar
-from knowledge_base.office_hours import WEEKDAY_ZH, parse_hours
-from knowledge_base.timeexpr import TZ
+from knowledge_base.office_hours import parse_hours
+from knowledge_base.timeexpr import TZ, WEEKDAYS_ZH
 
 MAX_DAYS_AHEAD = 60  # a desk closed longer than this is treated as never opening again
 
@@ -34,8 +34,8 @@ def describe_opening(opening: datetime, now: datetime) -> str:
     if days == 1:
         return f"明天 {_clock(opening)}"
     if days < 7:
-        return f"{WEEKDAY_ZH[opening.weekday()]} {_clock(opening)}"
-    return f"{opening.month}月{opening.day}日（{WEEKDAY_ZH[opening.weekday()]}）{_clock(opening)}"
+        return f"{WEEKDAYS_ZH[opening.weekday()]} {_clock(opening)}"
+    return f"{opening.month}月{opening.day}日（{WEEKDAYS_ZH[opening.weekday()]}）{_clock(opening)}"
 
 
 @dataclass(frozen=True)

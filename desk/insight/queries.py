@@ -22,6 +22,7 @@ from desk.models import HandoffRequest, Message
 from desk.staff.accounts import StaffUser
 from knowledge_base.booking import models as bm
 from knowledge_base.models import Faq, Service
+from knowledge_base.timeexpr import WEEKDAYS_ZH
 
 OUTCOME_GROUPS = {
     "answer": "resolved",
@@ -40,7 +41,6 @@ OUTCOME_LABELS = {
 }
 GAVE_UP = ("none", "decline")
 TOP_N = 10
-WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 
 
 @dataclass
@@ -275,7 +275,9 @@ def heatmap(session: Session, f: Filters) -> Chart:
             key = divmod(int(h), 24)
             counts[key] = counts.get(key, 0) + int(n)
     out = [[w, h, counts.get((w, h), 0)] for w in range(7) for h in range(24)]
-    return Chart("heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS})
+    return Chart(
+        "heatmap", "咨询时段分布（星期 × 小时）", ["weekday", "hour", "messages"], out, {"weekdays": WEEKDAYS_ZH}
+    )
 
 
 def related(session: Session, f: Filters) -> Chart:

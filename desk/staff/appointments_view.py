@@ -29,14 +29,13 @@ from knowledge_base.booking.staff import MODE_ZH, STATUS_ZH, StaffBookings, expo
 from knowledge_base.booking.types import StaffBookingRow
 from knowledge_base.models import Department, Service, utcnow
 from knowledge_base.privacy import ContactCipher
-from knowledge_base.timeexpr import TZ
+from knowledge_base.timeexpr import TZ, WEEKDAYS_ZH
 
 logger = logging.getLogger(__name__)
 # (who, booking code, before, after) of a mark: desk.deps writes it to the admins' audit (desk.admin.audit)
 AuditHook = Callable[[CurrentUser, str, dict[str, Any], dict[str, Any]], None]
 access_log = logging.getLogger("desk.access")  # who looked at which student's contact (never the contact)
 
-WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 CODE = re.compile(r"^[0-9A-Z]{4,16}$")
 
 
