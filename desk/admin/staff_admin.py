@@ -9,6 +9,7 @@ so nobody locks the last admin out by a slip. Callers own the transaction (desk/
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -33,14 +34,15 @@ from knowledge_base.models import Department
 ENTITY = "staff_user"
 
 
-def _out(session: Session, user: accounts.StaffUser) -> AccountOut:
+def _out(session: Session, user: accounts.StaffUser, editing: Iterable[str] | None = None) -> AccountOut:
+    """The account as the page shows it; `editing`: its editor departments when the caller has them already."""
     return AccountOut(
         id=user.id,
         username=user.username,
         display_name=user.display_name,
         is_admin=user.is_admin,
         departments=list(user.departments or []),
-        editor_departments=sorted(editor_departments(session, user.id)),
+        editor_departments=sorted(editor_departments(session, user.id) if editing is None else editing),
         active=user.active,
         created_at=user.created_at,
         last_login_at=user.last_login_at,
@@ -70,21 +72,8 @@ def _account(session: Session, user_id: int) -> accounts.StaffUser:
 def list_accounts(session: Session) -> list[AccountOut]:
     """Every account, by username."""
     users = session.scalars(select(accounts.StaffUser).order_by(accounts.StaffUser.username))
-    roles = {r.staff_user_id: sorted(r.departments or []) for r in session.scalars(select(EditorRole))}
-    return [
-        AccountOut(
-            id=u.id,
-            username=u.username,
-            display_name=u.display_name,
-            is_admin=u.is_admin,
-            departments=list(u.departments or []),
-            editor_departments=roles.get(u.id, []),
-            active=u.active,
-            created_at=u.created_at,
-            last_login_at=u.last_login_at,
-        )
-        for u in users
-    ]
+    roles = {r.staff_user_id: r.departments or [] for r in session.scalars(select(EditorRole))}  # one query
+    return [_out(session, u, roles.get(u.id, [])) for u in users]
 
 
 def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -> OneTimePassword:
