@@ -28,7 +28,6 @@ from desk.admin.errors import Forbidden, Invalid, NotFoundError
 from desk.admin.models import EditorRole
 from desk.admin.roles import editor_departments, set_editor
 from desk.staff import accounts
-from desk.staff import sessions as staff_sessions
 from knowledge_base.models import Department
 
 ENTITY = "staff_user"
@@ -84,11 +83,15 @@ def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -
     _check_departments(session, body)
     try:
         user, password = accounts.create_user(
-            session, username, display_name=body.display_name, is_admin=body.is_admin, departments=body.departments
+            session,
+            username,
+            display_name=body.display_name,
+            is_admin=body.is_admin,
+            departments=body.departments,
+            must_change_password=True,  # the one-time password is changed at the first login
         )
     except accounts.UsernameTaken as exc:
         raise Invalid(f"用户名「{username}」已被使用") from exc
-    user.must_change_password = True  # the one-time password is changed at the first login
     set_editor(session, user.id, body.editor_departments)
     audit.record(
         session, admin.username, admin.id, "staff.create", ENTITY, str(user.id), None, _snapshot(session, user)
@@ -106,9 +109,8 @@ def update(session: Session, admin: accounts.CurrentUser, user_id: int, body: Ac
     user.display_name = body.display_name or user.username
     user.is_admin = body.is_admin
     user.departments = sorted(set(body.departments))
-    user.active = body.active
+    ended = accounts.switch_active(session, user, body.active)  # disabling ends the sessions
     set_editor(session, user.id, body.editor_departments)
-    ended = staff_sessions.revoke_user(session, user.id) if before["active"] and not body.active else 0
     after = _snapshot(session, user)
     if after != before:
         if ended:
@@ -122,10 +124,7 @@ def reset_password(session: Session, admin: accounts.CurrentUser, user_id: int) 
     user = _account(session, user_id)
     if user.id == admin.id:
         raise Forbidden("自己的密码请在「修改密码」页面修改")
-    password = accounts.generate_password()
-    user.password_hash = accounts.hash_password(password)
-    user.must_change_password = True
-    ended = staff_sessions.revoke_user(session, user.id)
+    password, ended = accounts.reset_password(session, user)
     snapshot = _snapshot(session, user)
     audit.record(
         session, admin.username, admin.id, "staff.reset_password", ENTITY, str(user.id), snapshot,
