@@ -276,8 +276,8 @@ def save(
     if checked.schedule is None or checked.stored is None:
         raise ScheduleInvalid(checked.errors)
     affected = affected_bookings(session, service_id, checked.schedule, now)
-    unconfirmed = [a for a in affected if a.id not in set(body.confirm_affected)]
-    if unconfirmed:
+    confirmed = set(body.confirm_affected)
+    if any(a.id not in confirmed for a in affected):
         raise UnconfirmedBookings(affected)
     service.duration_minutes = checked.schedule.duration_minutes
     service.capacity_per_slot = checked.schedule.capacity_per_slot
