@@ -38,9 +38,9 @@ from desk.admin.schedule_schemas import (
     StaffMemberOut,
 )
 from knowledge_base.booking import availability as av
-from knowledge_base.booking.models import BOOKED, Booking, ScheduleException, ServiceScheduleRow, ServiceStaff
+from knowledge_base.booking.models import BOOKED, Booking, ServiceStaff
 from knowledge_base.booking.schedule import DEFAULT_CALENDAR, ServiceSchedule
-from knowledge_base.booking.schedule_store import load_schedule, save_schedule
+from knowledge_base.booking.schedule_store import StoredSchedule, read_schedule, save_schedule, schedule_of
 from knowledge_base.booking.types import BookingPolicy
 from knowledge_base.calendar_days import load_overrides
 from knowledge_base.holidays import OfficeCalendar
@@ -110,15 +110,10 @@ def editable_service(session: Session, editor: Editor, service_id: str, lock: bo
     return service
 
 
-def stored_doc(session: Session, service: Service) -> dict[str, Any]:
+def stored_doc(session: Session, service: Service, stored: StoredSchedule | None = None) -> dict[str, Any]:
     """The editable schedule as stored (the audit's before/after; its hash is the version)."""
-    row = session.get(ServiceScheduleRow, service.id)
-    staff = session.scalars(
-        select(ServiceStaff).where(ServiceStaff.service_id == service.id).order_by(ServiceStaff.position)
-    ).all()
-    exceptions = session.scalars(
-        select(ScheduleException).where(ScheduleException.service_id == service.id).order_by(ScheduleException.id)
-    ).all()
+    stored = stored or read_schedule(session, service.id)
+    row = stored.row
     return {
         "hours": grid_of(row.hours if row else {}),
         "duration_minutes": service.duration_minutes or 30,
@@ -127,7 +122,8 @@ def stored_doc(session: Session, service: Service) -> dict[str, Any]:
         "observe_holidays": row.observe_holidays if row else True,
         "one_open_per_student": row.one_open_per_student if row else False,
         "staff": [
-            {"id": p.id, "name": p.name, "hours": grid_of(p.hours) if p.hours is not None else None} for p in staff
+            {"id": p.id, "name": p.name, "hours": grid_of(p.hours) if p.hours is not None else None}
+            for p in stored.staff
         ],
         "exceptions": [
             {
@@ -138,7 +134,7 @@ def stored_doc(session: Session, service: Service) -> dict[str, Any]:
                 "staff_id": e.staff_id,
                 "reason": e.reason,
             }
-            for e in exceptions
+            for e in stored.exceptions
         ],
         "has_schedule": row is not None,
     }
@@ -198,9 +194,17 @@ def affected_bookings(
     return out
 
 
-def _out(session: Session, service: Service, policy: BookingPolicy, now: datetime) -> ScheduleOut:
-    doc = stored_doc(session, service)
-    schedule = load_schedule(session, service, _calendar(session), policy.makeup_weekday)
+def _out(
+    session: Session,
+    service: Service,
+    policy: BookingPolicy,
+    now: datetime,
+    calendar: OfficeCalendar | None = None,
+    stored: StoredSchedule | None = None,
+) -> ScheduleOut:
+    stored = stored or read_schedule(session, service.id)  # one read for the form and the bot's slots
+    doc = stored_doc(session, service, stored)
+    schedule = schedule_of(service, stored, calendar or _calendar(session), policy.makeup_weekday)
     return ScheduleOut(
         service_id=service.id,
         service_name=service.name,
@@ -267,22 +271,24 @@ def save(
     before = stored_doc(session, service)
     if version_of(before) != body.version:
         raise StaleSchedule(_stale_message(session, service_id))
-    checked = check_form(session, service_id, body, _calendar(session), policy.makeup_weekday)
+    calendar = _calendar(session)
+    checked = check_form(session, service_id, body, calendar, policy.makeup_weekday)
     if checked.schedule is None or checked.stored is None:
         raise ScheduleInvalid(checked.errors)
     affected = affected_bookings(session, service_id, checked.schedule, now)
-    unconfirmed = [a for a in affected if a.id not in set(body.confirm_affected)]
-    if unconfirmed:
+    confirmed = set(body.confirm_affected)
+    if any(a.id not in confirmed for a in affected):
         raise UnconfirmedBookings(affected)
     service.duration_minutes = checked.schedule.duration_minutes
     service.capacity_per_slot = checked.schedule.capacity_per_slot
     save_schedule(session, service_id, checked.stored)
     session.flush()
-    after = stored_doc(session, service)
+    stored = read_schedule(session, service_id)
+    after = stored_doc(session, service, stored)
     if after != before:
         after_logged = {**after, "affected_bookings": [a.id for a in affected]} if affected else after
         audit.record(session, editor.name, editor.user.id, ACTION, ENTITY, service_id, before, after_logged)
-    return _out(session, service, policy, now)
+    return _out(session, service, policy, now, calendar, stored)
 
 
 def _stale_message(session: Session, service_id: str) -> str:

@@ -9,6 +9,7 @@ so nobody locks the last admin out by a slip. Callers own the transaction (desk/
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -27,20 +28,20 @@ from desk.admin.errors import Forbidden, Invalid, NotFoundError
 from desk.admin.models import EditorRole
 from desk.admin.roles import editor_departments, set_editor
 from desk.staff import accounts
-from desk.staff import sessions as staff_sessions
 from knowledge_base.models import Department
 
 ENTITY = "staff_user"
 
 
-def _out(session: Session, user: accounts.StaffUser) -> AccountOut:
+def _out(session: Session, user: accounts.StaffUser, editing: Iterable[str] | None = None) -> AccountOut:
+    """The account as the page shows it; `editing`: its editor departments when the caller has them already."""
     return AccountOut(
         id=user.id,
         username=user.username,
         display_name=user.display_name,
         is_admin=user.is_admin,
         departments=list(user.departments or []),
-        editor_departments=sorted(editor_departments(session, user.id)),
+        editor_departments=sorted(editor_departments(session, user.id) if editing is None else editing),
         active=user.active,
         created_at=user.created_at,
         last_login_at=user.last_login_at,
@@ -70,21 +71,8 @@ def _account(session: Session, user_id: int) -> accounts.StaffUser:
 def list_accounts(session: Session) -> list[AccountOut]:
     """Every account, by username."""
     users = session.scalars(select(accounts.StaffUser).order_by(accounts.StaffUser.username))
-    roles = {r.staff_user_id: sorted(r.departments or []) for r in session.scalars(select(EditorRole))}
-    return [
-        AccountOut(
-            id=u.id,
-            username=u.username,
-            display_name=u.display_name,
-            is_admin=u.is_admin,
-            departments=list(u.departments or []),
-            editor_departments=roles.get(u.id, []),
-            active=u.active,
-            created_at=u.created_at,
-            last_login_at=u.last_login_at,
-        )
-        for u in users
-    ]
+    roles = {r.staff_user_id: r.departments or [] for r in session.scalars(select(EditorRole))}  # one query
+    return [_out(session, u, roles.get(u.id, [])) for u in users]
 
 
 def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -> OneTimePassword:
@@ -95,11 +83,15 @@ def create(session: Session, admin: accounts.CurrentUser, body: AccountCreate) -
     _check_departments(session, body)
     try:
         user, password = accounts.create_user(
-            session, username, display_name=body.display_name, is_admin=body.is_admin, departments=body.departments
+            session,
+            username,
+            display_name=body.display_name,
+            is_admin=body.is_admin,
+            departments=body.departments,
+            must_change_password=True,  # the one-time password is changed at the first login
         )
     except accounts.UsernameTaken as exc:
         raise Invalid(f"用户名「{username}」已被使用") from exc
-    user.must_change_password = True  # the one-time password is changed at the first login
     set_editor(session, user.id, body.editor_departments)
     audit.record(
         session, admin.username, admin.id, "staff.create", ENTITY, str(user.id), None, _snapshot(session, user)
@@ -117,9 +109,8 @@ def update(session: Session, admin: accounts.CurrentUser, user_id: int, body: Ac
     user.display_name = body.display_name or user.username
     user.is_admin = body.is_admin
     user.departments = sorted(set(body.departments))
-    user.active = body.active
+    ended = accounts.switch_active(session, user, body.active)  # disabling ends the sessions
     set_editor(session, user.id, body.editor_departments)
-    ended = staff_sessions.revoke_user(session, user.id) if before["active"] and not body.active else 0
     after = _snapshot(session, user)
     if after != before:
         if ended:
@@ -133,10 +124,7 @@ def reset_password(session: Session, admin: accounts.CurrentUser, user_id: int) 
     user = _account(session, user_id)
     if user.id == admin.id:
         raise Forbidden("自己的密码请在「修改密码」页面修改")
-    password = accounts.generate_password()
-    user.password_hash = accounts.hash_password(password)
-    user.must_change_password = True
-    ended = staff_sessions.revoke_user(session, user.id)
+    password, ended = accounts.reset_password(session, user)
     snapshot = _snapshot(session, user)
     audit.record(
         session, admin.username, admin.id, "staff.reset_password", ENTITY, str(user.id), snapshot,

@@ -162,8 +162,10 @@ def create_user(
     display_name: str = "",
     is_admin: bool = False,
     departments: list[str] | None = None,
+    must_change_password: bool = False,
 ) -> tuple[StaffUser, str]:
-    """Create an account; returns it and the password (generated when none is given)."""
+    """Create an account; returns it and the password (generated when none is given; with
+    `must_change_password`, a one-time password the person replaces at the first login)."""
     username = username.strip().lower()
     if not username:
         raise AccountError("a username is required")
@@ -176,6 +178,7 @@ def create_user(
         password_hash=hash_password(password),
         is_admin=is_admin,
         departments=sorted(set(departments or [])),
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -254,10 +257,24 @@ def change_password(session: Session, user_id: int, current: str, new: str, keep
     logger.info("staff user %d changed the password", user.id)
 
 
-def set_active(session: Session, username: str, active: bool) -> int:
+def reset_password(session: Session, user: StaffUser) -> tuple[str, int]:
+    """A new generated one-time password (returned once; replaced at the next login); every session of
+    the person ends. Returns the password and how many sessions ended. The caller commits."""
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    return password, staff_sessions.revoke_user(session, user.id)
+
+
+def switch_active(session: Session, user: StaffUser, active: bool) -> int:
     """Enable or disable an account; disabling ends all its sessions at once. Returns how many ended."""
+    user.active = active
+    return 0 if active else staff_sessions.revoke_user(session, user.id)
+
+
+def set_active(session: Session, username: str, active: bool) -> int:
+    """`switch_active` on the account of that username (UnknownUser when there is none)."""
     user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
     if user is None:
         raise UnknownUser(f"no account '{username}'")
-    user.active = active
-    return 0 if active else staff_sessions.revoke_user(session, user.id)
+    return switch_active(session, user, active)

@@ -5,6 +5,8 @@ Like knowledge_base/repository.py, functions take a Session and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -25,11 +27,33 @@ from knowledge_base.kbfile import ScheduleIn
 from knowledge_base.models import Service
 
 
+@dataclass(frozen=True)
+class StoredSchedule:
+    """A service's schedule rows as stored: the weekly row (None: no schedule), its staff in order, its
+    exceptions in the order entered."""
+
+    row: ServiceScheduleRow | None
+    staff: Sequence[ServiceStaff]
+    exceptions: Sequence[ScheduleException]
+
+
+def read_schedule(session: Session, service_id: str) -> StoredSchedule:
+    """The rows of a service's schedule (one read for the export, the slot derivation and the admin editor)."""
+    staff = session.scalars(
+        select(ServiceStaff).where(ServiceStaff.service_id == service_id).order_by(ServiceStaff.position)
+    ).all()
+    exceptions = session.scalars(
+        select(ScheduleException).where(ScheduleException.service_id == service_id).order_by(ScheduleException.id)
+    ).all()
+    return StoredSchedule(session.get(ServiceScheduleRow, service_id), staff, exceptions)
+
+
 def export_schedule(session: Session, service_id: str) -> dict[str, Any] | None:
     """A service's schedule in the KB YAML format, or None when it has none."""
     row = session.get(ServiceScheduleRow, service_id)
     if row is None:
         return None
+    stored = read_schedule(session, service_id)  # the row again from the session's identity map
     out: dict[str, Any] = {"hours": dict(row.hours or {})}
     if row.slot_minutes is not None:
         out["slot_minutes"] = row.slot_minutes
@@ -37,18 +61,13 @@ def export_schedule(session: Session, service_id: str) -> dict[str, Any] | None:
         out["observe_holidays"] = False
     if row.one_open_per_student:
         out["one_open_per_student"] = True
-    staff = session.scalars(
-        select(ServiceStaff).where(ServiceStaff.service_id == service_id).order_by(ServiceStaff.position)
-    ).all()
-    if staff:
+    if stored.staff:
         out["staff"] = [
-            {"id": p.id, "name": p.name, **({"hours": dict(p.hours)} if p.hours is not None else {})} for p in staff
+            {"id": p.id, "name": p.name, **({"hours": dict(p.hours)} if p.hours is not None else {})}
+            for p in stored.staff
         ]
-    exceptions = session.scalars(
-        select(ScheduleException).where(ScheduleException.service_id == service_id).order_by(ScheduleException.id)
-    ).all()
-    if exceptions:
-        out["exceptions"] = [_export_exception(e) for e in exceptions]
+    if stored.exceptions:
+        out["exceptions"] = [_export_exception(e) for e in stored.exceptions]
     return out
 
 
@@ -152,20 +171,29 @@ def load_schedule(
     """The derivation-ready schedule of a service, or None when it has none (not bookable online)."""
     row = session.get(ServiceScheduleRow, service.id)
     if row is None or not service.bookable or not service.duration_minutes or not service.capacity_per_slot:
+        return None  # no staff or exceptions read for a service the bot cannot book
+    return schedule_of(service, read_schedule(session, service.id), calendar, makeup_weekday)
+
+
+def schedule_of(
+    service: Service,
+    stored: StoredSchedule,
+    calendar: OfficeCalendar = DEFAULT_CALENDAR,
+    makeup_weekday: int = 0,
+) -> ServiceSchedule | None:
+    """The derivation-ready schedule of a service from its rows (`read_schedule`), or None (not bookable online)."""
+    row = stored.row
+    if row is None or not service.bookable or not service.duration_minutes or not service.capacity_per_slot:
         return None
-    staff = session.scalars(
-        select(ServiceStaff).where(ServiceStaff.service_id == service.id).order_by(ServiceStaff.position)
-    ).all()
-    exceptions = session.scalars(
-        select(ScheduleException).where(ScheduleException.service_id == service.id).order_by(ScheduleException.id)
-    ).all()
     return ServiceSchedule(
         service_id=service.id,
         duration_minutes=service.duration_minutes,
         capacity_per_slot=service.capacity_per_slot,
         weekly=parse_weekly(row.hours or {}),
         step_minutes=row.slot_minutes,
-        staff=tuple(StaffSchedule(p.id, p.name, parse_weekly(p.hours) if p.hours is not None else None) for p in staff),
+        staff=tuple(
+            StaffSchedule(p.id, p.name, parse_weekly(p.hours) if p.hours is not None else None) for p in stored.staff
+        ),
         exceptions=tuple(
             DayException(
                 first_day=e.first_day,
@@ -175,7 +203,7 @@ def load_schedule(
                 staff_id=e.staff_id,
                 reason=e.reason,
             )
-            for e in exceptions
+            for e in stored.exceptions
         ),
         observe_holidays=row.observe_holidays,
         one_open_per_student=row.one_open_per_student,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from tests.stack import missing
+from desk.staff import accounts
+from tests.stack import Stack, missing
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -51,3 +54,47 @@ def phone(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@contextmanager
+def open_page(
+    browser: Any, width: int = 1280, height: int = 900, *, real_csp: bool = False
+) -> Iterator[tuple[Any, list[str]]]:
+    """A page in a context of its own, and the Content-Security-Policy complaints Chromium printed on it.
+
+    `real_csp`: under the desk's real policy (then nothing may call wait_for_function, whose predicate is
+    a string the policy refuses); otherwise the policy is bypassed (test_csp_browser.py checks it)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN", bypass_csp=not real_csp)
+    try:
+        page = context.new_page()
+        complaints: list[str] = []
+        page.on("console", lambda msg: complaints.append(msg.text) if "Content Security Policy" in msg.text else None)
+        yield page, complaints
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def strict_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A 1280x900 page under the desk's real CSP, and the CSP complaints Chromium printed."""
+    with open_page(browser, real_csp=True) as opened:
+        yield opened
+
+
+def ensure_admin(stack: Stack, username: str, password: str, display_name: str) -> str:
+    """An admin account on the shared stack (created on first use); its username."""
+    with stack.sessions()() as session, session.begin():
+        if session.query(accounts.StaffUser).filter_by(username=username).first() is None:
+            accounts.create_user(session, username, password, display_name=display_name, is_admin=True)
+    return username
+
+
+def log_in(page: Any, stack: Stack, username: str, password: str, *, via: str = "/staff/login") -> None:
+    """Log in on the staff login page and land on /staff/. `via`: a page a visitor without a session
+    is sent from to the login page (checked)."""
+    page.goto(stack.base_url + via)
+    page.wait_for_url(re.compile(r"/staff/login$"))
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/staff/$"))

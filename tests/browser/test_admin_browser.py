@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from desk.staff import accounts
 from knowledge_base.config import PROJECT_ROOT
+from tests.browser.conftest import ensure_admin, log_in, open_page
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -23,31 +23,19 @@ ADDED = "考试周（12月21日起）延长开放至24:00。"
 
 @pytest.fixture
 def admin_user(stack: Stack) -> str:
-    username = "kb_admin_browser"
-    with stack.sessions()() as session, session.begin():
-        if session.query(accounts.StaffUser).filter_by(username=username).first() is None:
-            accounts.create_user(session, username, PASSWORD, display_name="知识库管理员", is_admin=True)
-    return username
+    return ensure_admin(stack, "kb_admin_browser", PASSWORD, "知识库管理员")
 
 
 @pytest.fixture
 def wide(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-CN", bypass_csp=True
-    )  # wait_for_function evaluates strings; CSP: test_csp_browser.py
-    page = context.new_page()
-    yield page
-    context.close()
+    with open_page(browser) as (page, _):  # wait_for_function evaluates strings; CSP: test_csp_browser.py
+        yield page
 
 
 @pytest.fixture
 def phone_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="zh-CN", bypass_csp=True
-    )  # wait_for_function evaluates strings; CSP: test_csp_browser.py
-    page = context.new_page()
-    yield page
-    context.close()
+    with open_page(browser, 390, 844) as (page, _):
+        yield page
 
 
 def ask(page: Any, text: str) -> str:
@@ -63,12 +51,7 @@ def test_admin_edits_an_answer_and_the_web_chat_answers_with_it(
     stack: Stack, wide: Any, phone_page: Any, admin_user: str
 ) -> None:
     admin, student = wide, phone_page
-    admin.goto(stack.base_url + "/admin/faqs")
-    admin.wait_for_url(re.compile(r"/staff/login$"))  # not logged in: the login page first
-    admin.fill("#username", admin_user)
-    admin.fill("#password", PASSWORD)
-    admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r"/staff/$"))
+    log_in(admin, stack, admin_user, PASSWORD, via="/admin/faqs")  # not logged in: the login page first
 
     # Find the entry by searching the list, open it.
     admin.goto(stack.base_url + "/admin/faqs")

@@ -18,6 +18,7 @@ from knowledge_base.booking.service import BookingService
 from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.privacy import ContactCipher
 from knowledge_base.timeexpr import TZ
+from tests.browser.conftest import ensure_admin, log_in, open_page
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -29,22 +30,14 @@ NOW = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)  # the stack's clock (tests/stack.
 
 @pytest.fixture
 def admin_user(stack: Stack) -> str:
-    username = "schedule_admin_browser"
-    with stack.sessions()() as session, session.begin():
-        if session.query(accounts.StaffUser).filter_by(username=username).first() is None:
-            accounts.create_user(session, username, PASSWORD, display_name="教务处管理员", is_admin=True)
-    return username
+    return ensure_admin(stack, "schedule_admin_browser", PASSWORD, "教务处管理员")
 
 
 @pytest.fixture
 def wide(browser: Any) -> Iterator[tuple[Any, list[str]]]:
     """A page under the desk's real CSP (no bypass: nothing here evaluates strings), and its CSP complaints."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    complaints: list[str] = []
-    page.on("console", lambda msg: complaints.append(msg.text) if "Content Security Policy" in msg.text else None)
-    yield page, complaints
-    context.close()
+    with open_page(browser, 1366, real_csp=True) as opened:
+        yield opened
 
 
 def starts(slots: list) -> list[str]:  # type: ignore[type-arg]
@@ -55,12 +48,7 @@ def test_admin_changes_hours_adds_a_closure_and_creates_an_account(
     stack: Stack, wide: tuple[Any, list[str]], admin_user: str
 ) -> None:
     page, complaints = wide
-    page.goto(stack.base_url + "/admin/schedules")
-    page.wait_for_url(re.compile(r"/staff/login$"))
-    page.fill("#username", admin_user)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff/$"))
+    log_in(page, stack, admin_user, PASSWORD, via="/admin/schedules")
 
     page.goto(stack.base_url + "/admin/schedules")
     page.locator("#schedule-rows a", has_text="学籍异动办理").click()

@@ -4,26 +4,13 @@ the console logs in and connects, and Chromium reports no CSP violation (docs/se
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from desk.staff import accounts
+from tests.browser.conftest import log_in
 from tests.stack import Stack
 
 PASSWORD = "csp-test-password"
-
-
-@pytest.fixture
-def strict_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
-    """A page under the real CSP, and the CSP complaints Chromium printed."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    complaints: list[str] = []
-    page.on("console", lambda msg: complaints.append(msg.text) if "Content Security Policy" in msg.text else None)
-    yield page, complaints
-    context.close()
 
 
 def test_the_web_chat_and_the_console_run_under_the_real_csp(stack: Stack, strict_page: tuple[Any, list[str]]) -> None:
@@ -37,10 +24,7 @@ def test_the_web_chat_and_the_console_run_under_the_real_csp(stack: Stack, stric
     username = f"csp{uuid.uuid4().hex[:6]}"
     with stack.sessions()() as session, session.begin():
         accounts.create_user(session, username, PASSWORD, display_name="陈老师", departments=["community"])
-    page.goto(stack.base_url + "/staff/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, stack, username, PASSWORD)
     page.locator("text=陈老师").first.wait_for(timeout=15_000)
     page.wait_for_timeout(1500)  # console.js loads the queue and opens its socket
     assert page.evaluate("window.staffConsole && window.staffConsole.connected()")  # CDP evaluate: not the page's CSP

@@ -5,29 +5,18 @@ itself is tests/e2e/test_model_lifecycle.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from desk.staff import accounts
 from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.models import Service
+from tests.browser.conftest import ensure_admin, log_in
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
 PASSWORD = "model-browser-pass"
 ALIAS = "心理树洞"
-
-
-@pytest.fixture
-def strict_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = context.new_page()
-    complaints: list[str] = []
-    page.on("console", lambda msg: complaints.append(msg.text) if "Content Security Policy" in msg.text else None)
-    yield page, complaints
-    context.close()
 
 
 def set_aliases(stack: Stack, change: Any) -> None:
@@ -39,15 +28,10 @@ def set_aliases(stack: Stack, change: Any) -> None:
 
 def test_the_model_page_lists_an_added_alias_as_a_retrain_due(stack: Stack, strict_page: tuple[Any, list[str]]) -> None:
     page, complaints = strict_page
-    with stack.sessions()() as session, session.begin():
-        if session.query(accounts.StaffUser).filter_by(username="model_admin").first() is None:
-            accounts.create_user(session, "model_admin", PASSWORD, display_name="模型管理员", is_admin=True)
+    admin = ensure_admin(stack, "model_admin", PASSWORD, "模型管理员")
     set_aliases(stack, lambda aliases: [*aliases, ALIAS])
     try:
-        page.goto(stack.base_url + "/staff/login")
-        page.fill("#username", "model_admin")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        log_in(page, stack, admin, PASSWORD)
         page.locator("text=模型管理员").first.wait_for(timeout=15_000)
         page.goto(stack.base_url + "/admin/faqs")
         banner = page.locator("#retrain-banner")

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from desk.staff import accounts
 from knowledge_base.calendar_days import REFRESH_SECONDS
 from knowledge_base.models import CalendarDay, Department
+from tests.browser.conftest import ensure_admin, log_in, open_page
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -25,11 +25,7 @@ HOLIDAY = date(2026, 12, 2)  # the Wednesday after the stack's Tuesday
 
 @pytest.fixture
 def admin_user(stack: Stack) -> Iterator[str]:
-    username = "hours_admin_browser"
-    with stack.sessions()() as session, session.begin():
-        if session.query(accounts.StaffUser).filter_by(username=username).first() is None:
-            accounts.create_user(session, username, PASSWORD, display_name="部门管理员", is_admin=True)
-    yield username
+    yield ensure_admin(stack, "hours_admin_browser", PASSWORD, "部门管理员")
     with stack.sessions()() as session, session.begin():  # leave the shared stack as it was
         session.get(Department, "library").office_hours = ""
         holiday = session.get(CalendarDay, HOLIDAY)
@@ -39,17 +35,13 @@ def admin_user(stack: Stack) -> Iterator[str]:
 
 @pytest.fixture
 def wide(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", bypass_csp=True)
-    page = context.new_page()
-    yield page
-    context.close()
+    with open_page(browser) as (page, _):
+        yield page
 
 
 def leave_a_message(browser: Any, stack: Stack) -> str:
     """A new student asks about the library, then for a person: the system notice they read."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", bypass_csp=True)
-    try:
-        page = context.new_page()
+    with open_page(browser, 390, 844) as (page, _):
         page.goto(stack.base_url + "/")
         page.wait_for_function("window.webchat && window.webchat.connected()", timeout=15_000)
         for text in ("借的书快到期了怎么续借", "转人工"):
@@ -62,20 +54,13 @@ def leave_a_message(browser: Any, stack: Stack) -> str:
         notice = page.locator(".msg[data-role=system]", has_text="留言").first
         notice.wait_for(timeout=30_000)
         return str(notice.inner_text())
-    finally:
-        context.close()
 
 
 def test_an_admin_moves_office_hours_and_enters_a_holiday_and_the_chat_follows(
     stack: Stack, wide: Any, browser: Any, admin_user: str
 ) -> None:
     admin = wide
-    admin.goto(stack.base_url + "/admin/db/department/edit/library")
-    admin.wait_for_url(re.compile(r"/staff/login$"))
-    admin.fill("#username", admin_user)
-    admin.fill("#password", PASSWORD)
-    admin.click("button[type=submit]")
-    admin.wait_for_url(re.compile(r"/staff/$"))
+    log_in(admin, stack, admin_user, PASSWORD, via="/admin/db/department/edit/library")
 
     # A typo is refused on the form, in Chinese; then the library's own hours are saved.
     admin.goto(stack.base_url + "/admin/db/department/edit/library")

@@ -216,7 +216,11 @@ def test_staff_are_added_renamed_and_removed(as_, sessions: sessionmaker) -> Non
     assert saved.status_code == 200, saved.text
     people = saved.json()["staff"]
     assert [(p["id"], p["name"]) for p in people] == [("tutor_zhou", "周明老师"), ("academic_tutoring_1", "郑老师")]
-    saturday = BookingService(sessions, ContactCipher(KEY)).free_slots("academic_tutoring", date(2026, 12, 5), now=NOW)
+    assert people[0]["hours"] is None and people[1]["hours"]["sat"] == "09:00-11:00" and people[1]["hours"]["tue"] == ""
+    booking = BookingService(sessions, ContactCipher(KEY))
+    tuesday = booking.free_slots("academic_tutoring", date(2026, 12, 1), now=NOW)
+    assert tuesday and {s.staff for s in tuesday} == {("周明老师",)}  # 吴老师 removed; 周 now on the service's hours
+    saturday = booking.free_slots("academic_tutoring", date(2026, 12, 5), now=NOW)
     assert saturday == []  # the service observes holidays and weekends: the staff's own Saturday is not open
 
 
