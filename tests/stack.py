@@ -152,8 +152,10 @@ def prepare_database(var: Path, db_url: str) -> None:
     os.environ.setdefault("HELPDESK_EMBEDDINGS_DIR", EMBEDDINGS)  # the action server inherits it
     env = dict(os.environ, HELPDESK_DATABASE_URL=db_url, HELPDESK_VAR_DIR=str(var))
     helpdesk = supervisor.venv_bin("app", "helpdesk")
-    for args in (["db", "upgrade"], ["db", "seed"], ["kb", "warmup"]):
-        subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=120)
+    # the first warm-up of a fresh clone embeds every FAQ text (minutes on a slow or busy 2-core machine);
+    # later ones read var/embeddings: the limits only keep a hung command from stalling the suite
+    for args, limit in ((["db", "upgrade"], 120), (["db", "seed"], 120), (["kb", "warmup"], 900)):
+        subprocess.run([helpdesk, *args], env=env, check=True, capture_output=True, timeout=limit)
 
 
 def launch_replicas(
