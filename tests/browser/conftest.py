@@ -7,13 +7,17 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from desk.staff import accounts
+from knowledge_base.config import PROJECT_ROOT
+from knowledge_base.settings import var_dir
 from tests.stack import Stack, missing
 
+DOC_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -98,3 +102,11 @@ def log_in(page: Any, stack: Stack, username: str, password: str, *, via: str = 
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/staff/$"))
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a browser test saves a screenshot: the README's docs/screenshots/ only on request
+    (HELPDESK_DOC_SCREENSHOTS=1), else var/screenshots/, so a test run leaves the checkout clean."""
+    folder = DOC_SCREENSHOTS if os.environ.get("HELPDESK_DOC_SCREENSHOTS") == "1" else var_dir() / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

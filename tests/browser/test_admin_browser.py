@@ -1,6 +1,7 @@
 """An admin fixes an answer in the FAQ editor of a real browser, checks it in the 试一试 box, publishes,
 and the web chat's next answer is the edited one; then rolls it back with one click.
-Screenshots of the editor and the 试一试 box go to docs/screenshots/ (the README shows them)."""
+Screenshots of the editor and the 试一试 box: conftest.screenshot_path (the README's with
+HELPDESK_DOC_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.config import PROJECT_ROOT
-from tests.browser.conftest import ensure_admin, log_in, open_page
+from tests.browser.conftest import ensure_admin, log_in, open_page, screenshot_path
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "admin-browser-pass"
 QUESTION = "图书馆几点开门几点关门"
 ADDED = "考试周（12月21日起）延长开放至24:00。"
@@ -73,13 +72,12 @@ def test_admin_edits_an_answer_and_the_web_chat_answers_with_it(
     assert ADDED not in admin.locator("#try-live").inner_text()
     assert "直接回答" in admin.locator("#try-live").inner_text()
     assert len(re.findall(r"\d\.\d{3}", admin.locator("#try-live .top3").inner_text())) == 3
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    admin.locator(".tryit").screenshot(path=str(SCREENSHOTS / "admin-tryit.png"))
+    admin.locator(".tryit").screenshot(path=str(screenshot_path("admin-tryit.png")))
     admin.click("#publish")
     admin.locator("#toast", has_text="已发布").wait_for(timeout=10_000)
     admin.locator("#history li", has_text="回滚到这一版").first.wait_for(timeout=10_000)
     admin.wait_for_timeout(300)
-    admin.screenshot(path=str(SCREENSHOTS / "admin-editor.png"), full_page=True)
+    admin.screenshot(path=str(screenshot_path("admin-editor.png")), full_page=True)
 
     # The student's next question gets the edit: no restart, no retraining.
     assert (original.strip() + ADDED) in ask(student, QUESTION)

@@ -1,6 +1,7 @@
 """In a real browser an admin changes a service's weekly hours and enters a closure day (a typo is shown
 at its field first), previews and saves, and the booking core offers the new slots at once; then creates
-a staff account, whose one-time password is shown once and logs in. Screenshots: docs/screenshots/."""
+a staff account, whose one-time password is shown once and logs in. Screenshots:
+conftest.screenshot_path."""
 
 from __future__ import annotations
 
@@ -15,14 +16,12 @@ from sqlalchemy import select
 
 from desk.staff import accounts
 from knowledge_base.booking.service import BookingService
-from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.privacy import ContactCipher
 from knowledge_base.timeexpr import TZ
-from tests.browser.conftest import ensure_admin, log_in, open_page
+from tests.browser.conftest import ensure_admin, log_in, open_page, screenshot_path
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PASSWORD = "schedule-browser-pass"
 SERVICE = "enrollment_status"  # 学籍异动办理: no other browser or e2e test books it
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)  # the stack's clock (tests/stack.py E2E_NOW)
@@ -80,8 +79,7 @@ def test_admin_changes_hours_adds_a_closure_and_creates_an_account(
     page.click("#save")
     page.locator("#toast", has_text="已保存").wait_for(timeout=10_000)
     assert page.locator("#slots-now").inner_text() == preview  # saved: what the bot offers now
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "admin-schedule.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path("admin-schedule.png")), full_page=True)
 
     booking = BookingService(stack.sessions(), ContactCipher(ContactCipher.generate_key()))
     assert booking.free_slots(SERVICE, date(2026, 12, 2), now=NOW) == []  # the closure
@@ -103,7 +101,7 @@ def test_admin_changes_hours_adds_a_closure_and_creates_an_account(
     password = page.locator("#new-password").inner_text().strip()
     assert len(password) >= accounts.MIN_PASSWORD_LENGTH
     page.locator("#account-rows tr", has_text="xueji_browser").wait_for(timeout=10_000)
-    page.screenshot(path=str(SCREENSHOTS / "admin-staff.png"), full_page=True)
+    page.screenshot(path=str(screenshot_path("admin-staff.png")), full_page=True)
     with stack.sessions()() as session:
         user = session.scalars(select(accounts.StaffUser).where(accounts.StaffUser.username == "xueji_browser")).one()
         assert user.departments == ["academic_affairs"] and PasswordHasher().verify(user.password_hash, password)

@@ -3,7 +3,6 @@ chat, a staff member sees the ticket arrive live, claims it, replies, closes it,
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -16,18 +15,10 @@ from sqlalchemy import select
 
 from desk.models import CannedReply, Conversation, HandoffRequest, Message
 from desk.staff import accounts
-from knowledge_base.config import PROJECT_ROOT
-from knowledge_base.settings import var_dir
+from tests.browser.conftest import screenshot_path
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
-# The README's screenshot is refreshed only on request (HELPDESK_DOC_SCREENSHOTS=1), so test runs leave
-# the checkout clean; otherwise it goes to var/screenshots like the web chat's.
-SCREENSHOT = (
-    PROJECT_ROOT / "docs" / "screenshots"
-    if os.environ.get("HELPDESK_DOC_SCREENSHOTS") == "1"
-    else var_dir() / "screenshots"
-) / "console.png"
 PASSWORD = "console-test-password"
 # actions/handoff.py: a plain request for a person with no service in the conversation goes to the
 # one-stop community centre; the other departments are there in case the bot resolved a service.
@@ -195,10 +186,9 @@ def test_student_asks_for_a_person_staff_claims_replies_closes_and_the_rating_is
     staff.locator("#notes .note-note", has_text="卡号后四位").wait_for(timeout=10_000)
     staff.locator("#canned .canned-use", has_text="请提供学号").click()  # a canned reply fills the box
     assert staff.input_value("#reply-text") == "麻烦提供一下你的学号和姓名，我帮你查询。"
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     staff.evaluate("document.getElementById('toast').hidden = true")
     staff.wait_for_timeout(300)
-    staff.screenshot(path=str(SCREENSHOT))
+    staff.screenshot(path=str(screenshot_path("console.png")))
 
     # Staff closes with a resolution; the bot asks the student for a rating; the student taps 5.
     staff.click("#btn-close")

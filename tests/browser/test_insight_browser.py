@@ -4,7 +4,6 @@ draft (the FAQ editor's endpoint is not on this branch: the page says so instead
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -22,17 +21,11 @@ from desk.main import create_app
 from desk.models import Conversation, HandoffRequest, Message
 from desk.settings import Settings
 from knowledge_base import clock
-from knowledge_base.config import PROJECT_ROOT
-from knowledge_base.settings import var_dir
+from tests.browser.conftest import screenshot_path
 from tests.desk.insight.seed import seed
 from tests.stack import free_port
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = (
-    PROJECT_ROOT / "docs" / "screenshots"
-    if os.environ.get("HELPDESK_DOC_SCREENSHOTS") == "1"
-    else var_dir() / "screenshots"
-) / "dashboard.png"
 CHARTS = ["messages_per_day", "outcomes", "heatmap", "top_questions", "top_giveups", "handoff_times",
           "satisfaction", "bookings", "related"]  # fmt: skip
 CATS = ["宿舍能养猫吗", "宿舍可以养宠物吗", "寝室里能不能养猫", "能在宿舍养小猫吗"]
@@ -142,9 +135,8 @@ def test_the_dashboard_draws_every_chart_and_drafts_from_a_cluster(browser: Any,
         assert "已生成草稿" in notice.inner_text()
         editor = notice.query_selector("a").get_attribute("href")
         assert editor.startswith("/admin/faqs/")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        page.screenshot(path=str(screenshot_path("dashboard.png")), full_page=True)
         saved = context.request.get(f"{url}/api/admin/faqs/{editor.rsplit('/', 1)[1]}").json()
         assert (saved["question"], saved["state"]) == (draft["question"], "draft")  # waiting in the FAQ editor
     finally:

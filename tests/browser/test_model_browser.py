@@ -1,6 +1,6 @@
 """An admin adds an alias to a service; in a real browser (under the desk's real CSP) the FAQ list shows the
 retrain banner and the model page lists the alias as the change a retrain brings, with 开始训练 ready.
-The screenshot goes to docs/screenshots/admin-model.png (docs/admin.md). The build
+The screenshot: conftest.screenshot_path (admin-model.png). The build
 itself is tests/e2e/test_model_lifecycle.py."""
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.config import PROJECT_ROOT
 from knowledge_base.models import Service
-from tests.browser.conftest import ensure_admin, log_in
+from tests.browser.conftest import ensure_admin, log_in, screenshot_path
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
@@ -46,7 +45,7 @@ def test_the_model_page_lists_an_added_alias_as_a_retrain_due(stack: Stack, stri
         assert f"新增服务名称：{ALIAS} → counseling" in changes and f"新增词条：{ALIAS}" in changes
         assert page.locator("#serving").inner_text().endswith(".tar.gz")
         assert page.locator("#start-build").is_enabled()
-        page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshots" / "admin-model.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("admin-model.png")), full_page=True)
     finally:
         set_aliases(stack, lambda aliases: [a for a in aliases if a != ALIAS])
     page.reload()

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.settings import var_dir
+from tests.browser.conftest import screenshot_path
 from tests.stack import Stack
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = var_dir() / "screenshots"
 
 
 def bot_messages(page: Any) -> Any:
@@ -30,9 +29,8 @@ def test_student_asks_taps_a_chip_and_reloads(stack: Stack, phone: Any) -> None:
     answer = page.locator('.msg[data-role="bot"]', has_text="挂失")
     answer.first.wait_for(timeout=30_000)
     assert page.locator('.msg[data-role="student"]', has_text="校园卡丢了怎么办").count() == 1
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / "webchat-answer.png"))
+    page.screenshot(path=str(screenshot_path("webchat-answer.png")))
 
     page.fill("#chat-input", "开在读证明要带什么材料")
     page.click("#chat-send")
@@ -45,7 +43,7 @@ def test_student_asks_taps_a_chip_and_reloads(stack: Stack, phone: Any) -> None:
     page.wait_for_function(f"document.querySelectorAll('.msg[data-role=\"bot\"]').length > {answered}", timeout=30_000)
     assert "在读证明" in bot_messages(page).last.inner_text()
     page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / "webchat-card.png"))
+    page.screenshot(path=str(screenshot_path("webchat-card.png")))
 
     before = page.locator(".msg[data-id]").count()
     page.reload()
