@@ -4,7 +4,9 @@ Default = the target scenario of issue #10: 100 students (a quarter of them on T
 every 10-20 s for 5 minutes, through the desk; then the same students and questions against bare
 Rasa's REST channel; then a saturation ramp (students asking every 0.5-2 s, more each step) of both.
 `--quick` is a short try (20 students, 30 s, short ramp steps); `--soak 30m` plays the target load for
-that long and reports each process's memory trend. Prints a table; writes var/bench/<time>.json.
+that long and reports each process's memory trend; there each student leaves after 8 questions and a new
+one takes the seat (`--rotate`), as real students' conversations are a few questions long.
+Prints a table; writes var/bench/<time>.json.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--p95-limit", type=float, default=2.0, help="saturated once p95 exceeds this many seconds (2)")
     p.add_argument("--error-limit", type=float, default=0.01, help="... or this share is lost/duplicated (0.01)")
     p.add_argument("--soak", type=duration, default=0.0, help="soak for this long (e.g. 30m) instead")
+    p.add_argument("--rotate", type=int, default=None,
+                   help="questions per conversation, then a new student sits down (0: never; 8 in a soak)")  # fmt: skip
     p.add_argument("--sample-every", type=duration, default=None, help="RSS sampling period (1 s; 30 s in a soak)")
     p.add_argument("--profile", action="store_true", help="py-spy every process during the target scenario")
     p.add_argument("--env", action="append", default=[], metavar="PROCESS:NAME=VALUE",
@@ -199,7 +203,8 @@ async def bench_run(
     try:
         if args.soak:
             await fresh(bench, factories.phase("warm-desk").desk, warm)
-            load = Load(args.students, args.think, args.soak, args.seed)
+            rotate = 8 if args.rotate is None else args.rotate  # real students' sessions are a few questions long
+            load = Load(args.students, args.think, args.soak, args.seed, rotate)
             played, sampler = await measured("soak", load, factories.phase("soak").desk, texts, bench, every)
             await asyncio.sleep(2)  # the outbox delivers the last answers
             result["reconciled"] = reconcile(played, bench)
@@ -208,13 +213,15 @@ async def bench_run(
             result["processes"] = {"soak": usage_rows(sampler, played.summary()["answered"])}
             result["soak"] = {
                 "seconds": played.seconds,
+                "questions_per_conversation": rotate,
+                "conversations": len(played.students),
                 "sample_seconds": every,
                 "window_seconds": window,
                 "trend": {name: trend(points, window) for name, points in sampler.series.items()},
                 "series": sampler.series,
             }
             return
-        load = Load(args.students, args.think, args.duration, args.seed)
+        load = Load(args.students, args.think, args.duration, args.seed, args.rotate or 0)
         await fresh(bench, factories.phase("warm-desk").desk, warm)
         folder = args.out / f"profile-{factories.run}"
         recordings = profile.start(bench.pids, folder, PROFILE_RATE) if args.profile else []

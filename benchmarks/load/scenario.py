@@ -32,6 +32,7 @@ class Load:
     think: tuple[float, float]  # seconds between an answer and the next question
     seconds: float
     seed: int = 7
+    rotate: int = 0  # questions per conversation: then the student leaves and a new one takes the seat (0: never)
 
 
 @dataclass
@@ -49,12 +50,22 @@ class Played:
 
 
 async def _student(
-    student: Student, load: Load, index: int, messages: list[str], end: float, out: list[Sample]
+    seat: int, load: Load, factory: StudentFactory, messages: list[str], end: float, played: Played
 ) -> None:
-    rng = random.Random(load.seed * 100_003 + index)
+    rng = random.Random(load.seed * 100_003 + seat)
+    student = played.students[seat]
+    asked = generation = 0
     await asyncio.sleep(rng.uniform(0, load.think[1]))  # arrivals spread over one think time
     while time.monotonic() < end:
-        out.append(await student.ask(rng.choice(messages)))
+        if load.rotate and asked == load.rotate:  # a new student in this seat (a new conversation)
+            await student.close()
+            generation += 1
+            student = factory(seat + load.students * generation)
+            played.students.append(student)
+            await student.open()
+            asked = 0
+        played.samples.append(await student.ask(rng.choice(messages)))
+        asked += 1
         pause = rng.uniform(*load.think)
         await asyncio.sleep(min(pause, max(0.0, end - time.monotonic())))
 
@@ -67,9 +78,9 @@ async def play(load: Load, factory: StudentFactory, messages: list[str]) -> Play
     played = Played(students=students)
     start = time.monotonic()
     end = start + load.seconds
-    await asyncio.gather(*(_student(s, load, i, messages, end, played.samples) for i, s in enumerate(students)))
+    await asyncio.gather(*(_student(i, load, factory, messages, end, played) for i in range(load.students)))
     played.seconds = time.monotonic() - start
-    await asyncio.gather(*(s.close() for s in students), return_exceptions=True)
+    await asyncio.gather(*(s.close() for s in played.students), return_exceptions=True)
     return played
 
 

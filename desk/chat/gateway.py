@@ -23,6 +23,7 @@ needs the name typed); its tracker store masks it on persistence (bot/tracker_st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,18 +215,25 @@ class Gateway:
             if inbound is None:
                 logger.info("duplicate message dropped for conversation %s", log_id(msg.conversation_id))
                 return GatewayResult(duplicate=True)
-            await self._publish(msg.conversation_id, inbound.message)
-            result = GatewayResult(inbound=inbound.message)
-            replies, decision = await self._route(msg, text, inbound)
-            if replies and normalization.is_traditional(text):  # answer in the student's script
-                replies = [in_traditional(r) for r in replies]
-            message_id = inbound.message.get("id")
-            stored = (
-                await to_thread.run_sync(self._store_answer, msg.conversation_id, replies, message_id, decision)
-                if replies
-                else []
+            handoffs = self.handoffs
+            known = (  # the console listener needs no lookup of the open ticket for this message's turn
+                handoffs.known_ticket(msg.conversation_id, inbound.student.ticket_id)
+                if handoffs is not None
+                else contextlib.nullcontext()
             )
-            await self.publish_all(msg.conversation_id, stored)
+            with known:
+                await self._publish(msg.conversation_id, inbound.message)
+                result = GatewayResult(inbound=inbound.message)
+                replies, decision = await self._route(msg, text, inbound)
+                if replies and normalization.is_traditional(text):  # answer in the student's script
+                    replies = [in_traditional(r) for r in replies]
+                message_id = inbound.message.get("id")
+                stored = (
+                    await to_thread.run_sync(self._store_answer, msg.conversation_id, replies, message_id, decision)
+                    if replies
+                    else []
+                )
+                await self.publish_all(msg.conversation_id, stored)
             result.replies = stored
             return result
 

@@ -9,6 +9,7 @@ consoles) and passed to `Handoffs` in its constructor. Neither side imports the 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,6 +30,11 @@ class HandoffDesk(Protocol):
     def student_wrote(self, session: Session, conversation_id: str) -> StudentState:
         """Sync (the gateway's storing thread): the conversation's state as a message arrives, read (and
         the ticket's last-student time written) in `session`, the transaction that stored the message."""
+        ...
+
+    def known_ticket(self, conversation_id: str, ticket_id: int | None) -> AbstractContextManager[None]:
+        """While the gateway handles the message whose `StudentState` said `ticket_id`: the console
+        listener takes that as the open ticket instead of looking it up for each published message."""
         ...
 
     async def request_person(self, conversation_id: str, packet: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -70,6 +71,9 @@ class Handoffs:
         self.tickets = TicketStore(sessions, self.department_hours, self.idle, self.now)
         self.staff = StaffTickets(sessions, self.department_hours, self.now)
         self._listeners: list[Listener] = []
+        # conversation -> its open ticket id (or None), as read when the message being handled was stored;
+        # only while the gateway handles that message, and dropped by any ticket change in this process
+        self._known_tickets: dict[str, int | None] = {}
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -111,13 +115,28 @@ class Handoffs:
             coro.close()
 
     def _emit_ticket(self, ticket: dict[str, Any], alert: bool = False) -> None:
+        self._known_tickets.pop(str(ticket.get("conversation_id")), None)  # looked up again from now on
         self._emit({"type": "ticket", "ticket": ticket})
         if alert:
             self._emit({"type": "alert", "ticket": ticket})
 
+    @contextmanager
+    def known_ticket(self, conversation_id: str, ticket_id: int | None) -> Iterator[None]:
+        """While the gateway handles a student's message: the conversation's open ticket (or None) as read
+        in the transaction that stored it, so that publishing the message and its replies needs no
+        lookup. Opening, closing or changing a ticket in this process drops it (looked up again)."""
+        self._known_tickets[conversation_id] = ticket_id
+        try:
+            yield
+        finally:
+            self._known_tickets.pop(conversation_id, None)
+
     async def on_message(self, conversation_id: str, message: dict[str, Any]) -> None:
         """Transcript listener: messages of a conversation with an open ticket go to the console."""
-        ticket_id = await asyncio.to_thread(self.open_ticket_id, conversation_id)
+        if conversation_id in self._known_tickets:
+            ticket_id = self._known_tickets[conversation_id]
+        else:
+            ticket_id = await asyncio.to_thread(self.open_ticket_id, conversation_id)
         if ticket_id is not None:
             self._emit(
                 {"type": "message", "ticket_id": ticket_id, "conversation_id": conversation_id, "message": message}
@@ -133,11 +152,13 @@ class Handoffs:
         """From a worker thread: store messages now, publish them on the desk's loop."""
         if not notices:
             return
+        self._known_tickets.pop(conversation_id, None)  # the service changed the ticket: look it up
         stored = self._line.store_messages(conversation_id, notices)
         if self._loop is not None and not self._loop.is_closed():
             self._schedule(self._line.publish_all(conversation_id, stored))
 
     async def _send(self, conversation_id: str, notices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self._known_tickets.pop(conversation_id, None)  # the service changed the ticket: look it up
         return await self._line.store_bot_messages(conversation_id, channel_of(conversation_id), notices)
 
     # -- the gateway's side (desk.handoff.ports.HandoffDesk) -----------------------------------------

@@ -57,6 +57,7 @@ class StudentState:
 
     state: str  # bot | queued | human
     awaiting: str | None = None  # a pending survey step: "rating:<id>" | "comment:<id>"
+    ticket_id: int | None = None  # the open ticket, if any
 
 
 class TicketStore:
@@ -85,7 +86,7 @@ class TicketStore:
                 .where(HandoffRequest.id == ticket_id, HandoffRequest.status == status)
                 .values(last_student_at=self.now())
             )
-        return StudentState(state, conv.awaiting if conv is not None else None)
+        return StudentState(state, conv.awaiting if conv is not None else None, ticket_id)
 
     # -- opening ---------------------------------------------------------------------------------
     def open(self, conversation_id: str, packet: dict[str, Any]) -> tuple[TicketOpened, Public, bool]:

@@ -227,3 +227,26 @@ async def test_a_student_in_crisis_is_never_left_in_silence_and_cannot_drop_the_
     ticket = desk.ticket()
     assert (ticket.status, ticket.priority, desk.conversation().state) == ("queued", "urgent", "queued")
     assert desk.rasa.received == []
+
+
+async def test_the_console_sees_a_tickets_messages_from_its_opening_to_its_end(desk: Desk, staff) -> None:  # type: ignore[no-untyped-def]
+    def console() -> list[tuple[int, str]]:
+        return [(e["ticket_id"], e["message"]["text"]) for e in desk.events if e["type"] == "message"]
+
+    await desk.say("图书馆几点开门")
+    assert console() == []  # no ticket: the bot's chat stays between the student and the bot
+    notices = texts(await desk.say("转人工"))  # the ticket opens while this message is handled
+    first = desk.ticket().id
+    assert console() == [(first, text) for text in notices]  # its notices reach the console at once
+    await desk.say("老师在吗")
+    assert console()[-1] == (first, "老师在吗")
+    desk.handoffs.claim(staff["wang"], first)
+    await desk.say("我最近压力很大")
+    assert console()[-1] == (first, "我最近压力很大")
+    await desk.handoffs.close(staff["wang"], first, "已解答")
+    seen = len(console())
+    await desk.say("食堂几点开门")
+    assert len(console()) == seen  # closed: the bot's answers are private again
+    await desk.say("转人工")
+    second = desk.ticket().id
+    assert second != first and console()[-1][0] == second
