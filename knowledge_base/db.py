@@ -18,6 +18,9 @@ class Base(DeclarativeBase):
     """Declarative base shared by knowledge_base and desk models (one Alembic metadata)."""
 
 
+SQLITE_POOL_SIZE = 40  # anyio's default worker-thread limit
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; for SQLite turn on foreign keys, WAL (synced at checkpoints) and a busy timeout.
 
@@ -29,6 +32,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
         connect_args.setdefault("check_same_thread", False)
+        if ":memory:" not in url and "poolclass" not in kwargs:
+            # as many kept connections as worker threads may use at once: the default 5 (+10 closed after
+            # use) made a loaded desk reopen connections, each with the PRAGMAs below
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_SIZE)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from desk.insight.menus import hot_for, hot_questions, in_window
 from desk.insight.models import MenuItem, StudentStage
+from desk.insight.scope import local_today
 from desk.main import create_app
 from desk.models import Conversation, Message
 from desk.settings import Settings
@@ -26,12 +27,14 @@ def test_calendar_windows_wrap_around_the_new_year() -> None:
 
 
 def test_stage_and_season_items_come_first_then_the_weeks_most_asked(sessions) -> None:  # type: ignore[no-untyped-def]
-    sept, dec = date(2026, 9, 1), date(2026, 12, 1)
+    today = local_today(utcnow())  # the suite's clock, whatever moment it is frozen at
+    season = today + timedelta(days=45)  # a day inside the freshmen's season, which today is not in
+    first, last = ((today + timedelta(days=d)).strftime("%m-%d") for d in (30, 60))
     with sessions() as session:
-        assert hot_questions(session, None, dec) == BUILT_IN  # nothing configured, no traffic
+        assert hot_questions(session, None, today) == BUILT_IN  # nothing configured, no traffic
     with sessions() as session, session.begin():
         session.add_all([
-            MenuItem(title="新生报到流程", stage="新生", first_day="08-15", last_day="10-15"),
+            MenuItem(title="新生报到流程", stage="新生", first_day=first, last_day=last),
             MenuItem(title="毕业档案怎么转", stage="毕业生"),
             MenuItem(title="奖学金怎么申请", position=5),
         ])  # fmt: skip
@@ -44,14 +47,15 @@ def test_stage_and_season_items_come_first_then_the_weeks_most_asked(sessions) -
             session.add(Message(conversation_id="web:f", role="student", text="国家助学金", decision="answer",
                                 faq_id="grant_national", created_at=at))  # fmt: skip
     with sessions() as session:
-        assert hot_questions(session, "新生", sept)[:2] == ["新生报到流程", "奖学金怎么申请"]
-        assert hot_questions(session, "毕业生", sept) == ["毕业档案怎么转", "奖学金怎么申请"]  # no graduate traffic
-        freshman_now = hot_questions(session, "新生", dec)
+        assert hot_questions(session, "新生", season)[:2] == ["新生报到流程", "奖学金怎么申请"]
+        assert hot_questions(session, "毕业生", season) == ["毕业档案怎么转", "奖学金怎么申请"]  # no traffic then
+        freshman_now = hot_questions(session, "新生", today)
     assert freshman_now[0] == "奖学金怎么申请" and "助学金" in freshman_now[1]  # out of season; the week's question
     assert hot_for(sessions, "web:f") == freshman_now
 
 
-def test_the_web_chat_welcome_uses_the_menu_and_admins_edit_it(settings: Settings, sessions) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_chat_welcome_uses_the_menu_and_admins_edit_it(settings: Settings, sessions, freeze_clock) -> None:  # type: ignore[no-untyped-def]
+    freeze_clock("2026-12-03T10:00:00+08:00")  # the week of the seeded traffic (tests/desk/insight/seed.py)
     people = seed(sessions)
     with TestClient(create_app(settings)) as client:
         log_in(client, "admin", people["admin"])
