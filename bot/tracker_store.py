@@ -22,6 +22,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot import action_validation
 from knowledge_base.redaction import install_log_redaction, redact_events
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class RedactingTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         install_log_redaction()  # the Rasa process's logs follow the same rules (idempotent)
+        action_validation.install()  # action-server replies validated without re-checking the schema
         super().__init__(*args, **kwargs)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

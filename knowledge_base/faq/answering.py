@@ -116,6 +116,7 @@ class _Snapshot:
         self.day = day
         self.fixer = fixer
         self.topics = topics or {}  # entry -> (department, first tag): entries of one topic are siblings
+        self.answers: dict[str, FaqAnswer] = {}  # entry -> its answer as of this revision (filled when first given)
 
     def current(self, revision: int, today: date) -> bool:
         return self.revision == revision and (self.day is None or self.day == today)
@@ -329,7 +330,10 @@ class KnowledgeBase:
                 and top.score - runner_up >= self.thresholds.margin
                 and not close_siblings  # 挂失 or 解挂? the student picks from the buttons
             ):
-                return FaqDecision("answer", matches, self._faq_answer(session, top.faq_id))
+                answer = snap.answers.get(top.faq_id)
+                if answer is None:  # read once per revision: any edit of the knowledge base bumps it
+                    answer = snap.answers[top.faq_id] = self._faq_answer(session, top.faq_id)
+                return FaqDecision("answer", matches, answer)
             return FaqDecision("suggest", matches)
 
     def faq(self, faq_id: str) -> FaqAnswer:

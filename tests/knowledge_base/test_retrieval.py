@@ -11,6 +11,7 @@ from knowledge_base import repository
 from knowledge_base.faq import dense
 from knowledge_base.faq.answering import KnowledgeBase, Thresholds
 from knowledge_base.kbfile import FaqIn
+from knowledge_base.models import Department, Faq
 
 # dense retrieval is on unless the environment says otherwise; then the e5 tests are skipped, by name
 DENSE_SWITCHED_OFF = os.environ.get("HELPDESK_DENSE", "on").lower() in ("off", "0", "false", "no")
@@ -162,3 +163,22 @@ def test_close_siblings_of_one_topic_get_buttons_not_an_answer(kb: KnowledgeBase
     assert kb.decide("校园卡的挂失和解挂").kind == "answer"
     close("card_report_loss", "work_study", 0.005)  # close but of different topics: the answer
     assert kb.decide("校园卡的挂失和解挂").kind == "answer"
+
+
+NEW_ANSWER = "新的挂失办法：在校园卡小程序里点「挂失」。"
+
+
+def test_an_answer_given_once_follows_later_edits_of_its_entry_and_department(kb: KnowledgeBase, sessions) -> None:  # type: ignore[no-untyped-def]
+    first = kb.decide("校园卡丢了怎么办").answer
+    assert first is not None and kb.decide("校园卡丢了怎么办").answer == first  # the same answer, read once
+    with sessions() as session, session.begin():
+        faq = session.get(Faq, first.faq_id)
+        faq.answer = NEW_ANSWER
+        session.get(Department, faq.department_id).name = "校园卡服务中心（新）"
+        repository.bump_revision(session)  # what every editor (FAQ pages, /admin/db) does with a change
+    edited = kb.decide("校园卡丢了怎么办").answer
+    assert edited is not None and edited.faq_id == first.faq_id
+    assert (edited.answer, edited.department_name) == (
+        "新的挂失办法：在校园卡小程序里点「挂失」。",
+        "校园卡服务中心（新）",
+    )

@@ -1,0 +1,62 @@
+"""bot/action_validation.py in the real Rasa environment: every action-server reply is accepted or refused
+exactly as Rasa 3.6's own validation does, with the same message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from desk.ops.supervisor import ROOT, venv_bin
+
+SCRIPT = r"""
+import json, sys
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+action = RemoteAction("action_faq", None)
+replies = json.loads(sys.stdin.read())
+
+def outcomes():
+    out = []
+    for reply in replies:
+        try:
+            out.append(["ok", action._validate_action_result(reply)])
+        except ValidationError as e:
+            out.append(["refused", e.message])
+    return out
+
+before = outcomes()
+from bot import action_validation
+action_validation.install()
+action_validation.install()  # idempotent
+print(json.dumps({"before": before, "after": outcomes(), "patched": RemoteAction._validate_action_result.__module__}))
+"""
+
+REPLIES = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "service", "value": "心理咨询"}], "responses": [{"text": "好的"}]},
+    {"events": [], "responses": [{"text": "好的", "buttons": [{"title": "是", "payload": "/affirm"}]}]},
+    {"events": [{"event": "slot", "name": "service"}], "responses": []},  # a slot event without its value
+    {"events": "not a list", "responses": []},
+    {"events": [{"name": "no event key"}], "responses": []},
+    {"events": [], "responses": "not a list"},
+    {"events": [{"event": "slot", "name": "x", "value": 1}], "responses": [{"text": "a"}], "extra": True},
+]
+
+
+def test_action_server_replies_are_judged_as_rasa_itself_judges_them() -> None:
+    done = subprocess.run(
+        [str(venv_bin("rasa", "python")), "-c", SCRIPT],
+        input=json.dumps(REPLIES),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["patched"] == "bot.action_validation"
+    assert result["after"] == result["before"]
+    verdicts = [v for v, _ in result["after"]]
+    assert verdicts == ["ok", "ok", "ok", "refused", "refused", "refused", "refused", "ok"]
+    assert all("Failed to validate Action server response" in m for v, m in result["after"] if v == "refused")
