@@ -28,6 +28,24 @@ from knowledge_base.redaction import install_log_redaction, redact_events
 logger = logging.getLogger(__name__)
 
 
+def sqlite_write_ahead(engine: Any) -> None:
+    """The embedded SQLite tracker database in WAL mode, synced at checkpoints rather than at every commit
+    (as the desk's database, knowledge_base/db.py): Rasa commits once or twice per message, and each
+    commit of the default rollback journal waited for the disk. A committed event survives a killed Rasa;
+    a power cut may lose the last ones, which the desk's own database, the record of every message, does not."""
+    from sqlalchemy import event
+
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    with engine.connect() as connection:  # the journal mode is kept in the database file
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    engine.dispose()  # connections made before the listener are not reused
+
+
 class RedactingTrackerStore(SQLTrackerStore):
     """SQLTrackerStore whose rows hold the masked form of every event."""
 
@@ -35,6 +53,8 @@ class RedactingTrackerStore(SQLTrackerStore):
         install_log_redaction()  # the Rasa process's logs follow the same rules (idempotent)
         action_validation.install()  # action-server replies validated without re-checking the schema
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            sqlite_write_ahead(self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the events of the tracker that are not stored yet, masked."""
