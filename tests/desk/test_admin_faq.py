@@ -146,12 +146,13 @@ def test_history_shows_changes_and_rollback_restores_a_version(as_, kb: Knowledg
     assert kb.decide(CAREER_FAQ_QUESTION).answer.answer == original["answer"].strip()
 
 
-def test_validity_dates_keep_an_entry_out_of_the_bots_answers(as_, kb: KnowledgeBase) -> None:  # type: ignore[no-untyped-def]
+def test_validity_dates_keep_an_entry_out_of_the_bots_answers(as_, kb: KnowledgeBase, freeze_clock) -> None:  # type: ignore[no-untyped-def]
+    freeze_clock("2026-12-01T10:00:00+08:00")  # the validity dates below are around this day
     boss = as_("boss")
     detail = boss.get(f"/api/admin/faqs/{SCHOLARSHIP}").json()
     later = body_of(detail, valid_from="2027-09-01", valid_until="2027-09-30", publish=True)
     assert boss.put(f"/api/admin/faqs/{SCHOLARSHIP}", json=later).status_code == 200
-    decision = kb.decide(CAREER_FAQ_QUESTION)  # the suite's clock is 2026-12-01
+    decision = kb.decide(CAREER_FAQ_QUESTION)
     assert SCHOLARSHIP not in [m.faq_id for m in decision.matches]
     bad = body_of(boss.get(f"/api/admin/faqs/{SCHOLARSHIP}").json(), valid_from="2027-09-30", valid_until="2027-09-01")
     assert boss.put(f"/api/admin/faqs/{SCHOLARSHIP}", json=bad).status_code == 400
