@@ -31,6 +31,22 @@ action_validation.install()  # idempotent
 print(json.dumps({"before": before, "after": outcomes(), "patched": RemoteAction._validate_action_result.__module__}))
 """
 
+
+def in_rasa(script: str, *args: str, stdin: str = "") -> dict:  # type: ignore[type-arg]
+    """Run `script` with the Rasa environment's Python; the JSON it prints last."""
+    done = subprocess.run(
+        [str(venv_bin("rasa", "python")), "-c", script, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 REPLIES = [
     {"events": [], "responses": []},
     {"events": [{"event": "slot", "name": "service", "value": "心理咨询"}], "responses": [{"text": "好的"}]},
@@ -44,17 +60,7 @@ REPLIES = [
 
 
 def test_action_server_replies_are_judged_as_rasa_itself_judges_them() -> None:
-    done = subprocess.run(
-        [str(venv_bin("rasa", "python")), "-c", SCRIPT],
-        input=json.dumps(REPLIES),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-        timeout=300,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = in_rasa(SCRIPT, stdin=json.dumps(REPLIES))
     assert result["patched"] == "bot.action_validation"
     assert result["after"] == result["before"]
     verdicts = [v for v, _ in result["after"]]
@@ -79,16 +85,7 @@ print(json.dumps({"modes": modes, "texts": texts}))
 
 
 def test_the_embedded_tracker_database_commits_without_waiting_for_the_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    done = subprocess.run(
-        [str(venv_bin("rasa", "python")), "-c", STORE_SCRIPT, str(tmp_path / "rasa_tracker.db")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-        timeout=300,
-        check=True,
-    )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = in_rasa(STORE_SCRIPT, str(tmp_path / "rasa_tracker.db"))
     assert result["modes"] == ["wal", 1]  # WAL, synchronous=NORMAL (1) on every connection
     assert "13812345678" not in json.dumps(result["texts"], ensure_ascii=False)  # still stored masked
     assert any(t and "手机号" in t for t in result["texts"])
