@@ -23,6 +23,14 @@ def _overwrite_deleted(conn: Connection) -> None:
         conn.exec_driver_sql("PRAGMA secure_delete = ON")
 
 
+def _checkpoint(engine: Engine) -> None:
+    """Rasa keeps its SQLite file in WAL mode (bot/tracker_store.py): the old versions of the deleted rows
+    stay in the -wal file until a checkpoint, so empty it now (best effort: a busy file is emptied later)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def tracker_url(settings: Settings) -> str:
     """The SQLAlchemy URL of Rasa's tracker store."""
     return settings.rasa.tracker_url or f"sqlite:///{settings.var_dir / 'rasa_tracker.db'}"
@@ -69,7 +77,9 @@ class TrackerEvents:
         query = text("DELETE FROM events WHERE sender_id IN :ids").bindparams(bindparam("ids", expanding=True))
         with engine.begin() as conn:
             _overwrite_deleted(conn)
-            return int(conn.execute(query, {"ids": ids}).rowcount or 0)
+            deleted = int(conn.execute(query, {"ids": ids}).rowcount or 0)
+        _checkpoint(engine)
+        return deleted
 
     def expire(self, before: datetime) -> int:
         """Delete the events older than `before`; how many rows went."""
@@ -79,7 +89,8 @@ class TrackerEvents:
         with engine.begin() as conn:
             _overwrite_deleted(conn)
             result = conn.execute(text("DELETE FROM events WHERE timestamp < :t"), {"t": before.timestamp()})
-            return int(result.rowcount or 0)
+        _checkpoint(engine)
+        return int(result.rowcount or 0)
 
     def dispose(self) -> None:
         if self._engine is not None:

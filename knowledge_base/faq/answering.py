@@ -112,8 +112,7 @@ class _Snapshot:
         self.revision = revision
         self.retriever = retriever
         self.matcher = matcher
-        # the local date the index was built for, when some entry has validity dates (rebuilt next day)
-        self.day = day
+        self.day = day  # the local date the index was built for, when some entry has validity dates
         self.fixer = fixer
         self.topics = topics or {}  # entry -> (department, first tag): entries of one topic are siblings
         self.answers: dict[str, FaqAnswer] = {}  # entry -> its answer as of this revision (filled when first given)
@@ -330,10 +329,9 @@ class KnowledgeBase:
                 and top.score - runner_up >= self.thresholds.margin
                 and not close_siblings  # 挂失 or 解挂? the student picks from the buttons
             ):
-                answer = snap.answers.get(top.faq_id)
-                if answer is None:  # read once per revision: any edit of the knowledge base bumps it
-                    answer = snap.answers[top.faq_id] = self._faq_answer(session, top.faq_id)
-                return FaqDecision("answer", matches, answer)
+                if top.faq_id not in snap.answers:  # read once per revision (every edit bumps it)
+                    snap.answers[top.faq_id] = self._faq_answer(session, top.faq_id)
+                return FaqDecision("answer", matches, snap.answers[top.faq_id])
             return FaqDecision("suggest", matches)
 
     def faq(self, faq_id: str) -> FaqAnswer:
